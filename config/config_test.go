@@ -1,0 +1,131 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "hwtrack.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestExampleConfigMatchesDefaults(t *testing.T) {
+	cfg, err := Load("../configs/hwtrack.example.yaml", nil, Flags{})
+	if err != nil {
+		t.Fatalf("load example: %v", err)
+	}
+	def := Default()
+	if cfg.MQTT != def.MQTT || cfg.Retention != def.Retention || cfg.Rules != def.Rules || cfg.Ingest != def.Ingest {
+		t.Errorf("example config differs from defaults:\n got %+v\nwant %+v", cfg, def)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	path := writeFile(t, "mqtt:\n  addr: \":2883\"\nhttp:\n  addr: \":9080\"\ndata_dir: /tmp/from-file\n")
+	env := []string{"HWTRACK_HTTP_ADDR=:9090", "HWTRACK_RETENTION_FIXES=30d", "PATH=/bin"}
+	dataDir := "/tmp/from-flag"
+	cfg, err := Load(path, env, Flags{DataDir: &dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MQTT.Addr != ":2883" {
+		t.Errorf("mqtt.addr = %q, want the file's :2883", cfg.MQTT.Addr)
+	}
+	if cfg.HTTP.Addr != ":9090" {
+		t.Errorf("http.addr = %q, want the environment's :9090", cfg.HTTP.Addr)
+	}
+	if cfg.DataDir != dataDir {
+		t.Errorf("data_dir = %q, want the flag's %q", cfg.DataDir, dataDir)
+	}
+	if cfg.Retention.Fixes.Std() != 30*24*time.Hour {
+		t.Errorf("retention.fixes = %s, want 30d", cfg.Retention.Fixes)
+	}
+}
+
+func TestEveryBadKeyNamed(t *testing.T) {
+	path := writeFile(t, `
+mqtt:
+  addr: "nonsense"
+  max_inflight: 0
+  colour: blue
+retention:
+  fixes: 3 weeks
+ingest:
+  workers: many
+bogus: 1
+`)
+	env := []string{"HWTRACK_RULES_MARGIN_M=-5", "HWTRACK_NOPE=1", "HWTRACK_DEMO=maybe"}
+	_, err := Load(path, env, Flags{})
+	var cfgErr *Error
+	if !errors.As(err, &cfgErr) {
+		t.Fatalf("err = %v, want *Error", err)
+	}
+	text := err.Error()
+	for _, want := range []string{
+		"mqtt.colour: unknown key",
+		"bogus: unknown key",
+		"3 weeks",
+		"many",
+		"mqtt.addr",
+		"mqtt.max_inflight",
+		"rules.margin_m",
+		"HWTRACK_NOPE: unknown environment variable",
+		"HWTRACK_DEMO: invalid boolean",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("error does not mention %q:\n%s", want, text)
+		}
+	}
+}
+
+func TestShortAPITokenRejected(t *testing.T) {
+	token := "short"
+	_, err := Load("", nil, Flags{APIToken: &token})
+	if err == nil || !strings.Contains(err.Error(), "http.api_tokens[0]") {
+		t.Fatalf("err = %v, want a complaint about http.api_tokens[0]", err)
+	}
+}
+
+func TestUpstreamURLScheme(t *testing.T) {
+	cases := []struct {
+		name, url string
+		ok        bool
+	}{
+		{"tcp", "tcp://127.0.0.1:1883", true},
+		{"ssl", "ssl://regulator.example:8883", true},
+		{"ws", "ws://127.0.0.1:9001/mqtt", true},
+		{"http rejected", "http://127.0.0.1:1883", false},
+		{"no host", "tcp://", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			url := c.url
+			_, err := Load("", nil, Flags{UpstreamURL: &url})
+			if (err == nil) != c.ok {
+				t.Fatalf("Load(%q) err = %v, want ok=%v", c.url, err, c.ok)
+			}
+		})
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	cases := map[string]time.Duration{"30s": 30 * time.Second, "180d": 180 * 24 * time.Hour, "1h30m": 90 * time.Minute}
+	for in, want := range cases {
+		got, err := ParseDuration(in)
+		if err != nil || got.Std() != want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	if _, err := ParseDuration("1.5d"); err == nil {
+		t.Error("ParseDuration(1.5d) accepted a fractional day")
+	}
+}

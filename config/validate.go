@@ -1,0 +1,103 @@
+package config
+
+import (
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// MinAPITokenLength is the shortest API token accepted, so a token cannot be
+// guessed by trying.
+const MinAPITokenLength = 24
+
+func validate(cfg *Config, problems *Error) {
+	if cfg.DataDir == "" {
+		problems.add("data_dir: must not be empty")
+	}
+	switch cfg.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		problems.add("log_level: %q is not one of debug, info, warn, error", cfg.LogLevel)
+	}
+
+	checkAddr("mqtt.addr", cfg.MQTT.Addr, false, problems)
+	checkAddr("mqtt.websocket_addr", cfg.MQTT.WebSocketAddr, true, problems)
+	checkAddr("http.addr", cfg.HTTP.Addr, false, problems)
+
+	checkRange("mqtt.max_packet_bytes", cfg.MQTT.MaxPacketBytes, 1<<10, 256<<20, problems)
+	checkRange("mqtt.receive_maximum", cfg.MQTT.ReceiveMaximum, 1, 65535, problems)
+	checkRange("mqtt.max_inflight", cfg.MQTT.MaxInflight, 1, 65535, problems)
+	checkRange("mqtt.max_queued", cfg.MQTT.MaxQueued, 1, 1<<20, problems)
+	checkRange("mqtt.max_clients", cfg.MQTT.MaxClients, 1, 10_000_000, problems)
+	checkDuration("mqtt.session_expiry", cfg.MQTT.SessionExpiry, 0, 30*day, problems)
+	checkDuration("mqtt.message_expiry", cfg.MQTT.MessageExpiry, time.Second, 7*day, problems)
+
+	for i, token := range cfg.HTTP.APITokens {
+		if len(token) < MinAPITokenLength {
+			problems.add("http.api_tokens[%d]: too short (%d characters); use at least %d random characters", i, len(token), MinAPITokenLength)
+		}
+	}
+
+	if cfg.Upstream.URL != "" {
+		u, err := url.Parse(cfg.Upstream.URL)
+		switch {
+		case err != nil:
+			problems.add("upstream.url: %v", err)
+		case u.Scheme != "tcp" && u.Scheme != "ssl" && u.Scheme != "tls" && u.Scheme != "ws" && u.Scheme != "wss" && u.Scheme != "mqtt" && u.Scheme != "mqtts":
+			problems.add("upstream.url: scheme %q is not one of tcp, ssl, ws, wss", u.Scheme)
+		case u.Host == "":
+			problems.add("upstream.url: missing host:port, e.g. tcp://regulator.example:1883")
+		}
+	}
+	if cfg.Upstream.TopicPrefix == "" {
+		problems.add("upstream.topic_prefix: must not be empty")
+	}
+	if cfg.Upstream.ClientID == "" {
+		problems.add("upstream.client_id: must not be empty")
+	}
+	checkRange("upstream.max_inflight", cfg.Upstream.MaxInflight, 1, 65535, problems)
+
+	checkDuration("retention.fixes", cfg.Retention.Fixes, day, 100*365*day, problems)
+	checkDuration("retention.raw", cfg.Retention.Raw, day, 100*365*day, problems)
+	checkDuration("retention.deviations", cfg.Retention.Deviations, day, 100*365*day, problems)
+
+	checkRange("ingest.max_batch", cfg.Ingest.MaxBatch, 1, 100_000, problems)
+	checkRange("ingest.workers", cfg.Ingest.Workers, 1, 1024, problems)
+	checkDuration("ingest.max_future_skew", cfg.Ingest.MaxFutureSkew, 0, day, problems)
+
+	if cfg.Rules.MarginM < 0 || cfg.Rules.MarginM > 1000 {
+		problems.add("rules.margin_m: %g is outside 0..1000 metres", cfg.Rules.MarginM)
+	}
+	checkRange("rules.min_fixes", cfg.Rules.MinFixes, 1, 100, problems)
+	checkDuration("rules.persistence", cfg.Rules.Persistence, 0, time.Hour, problems)
+}
+
+func checkAddr(key, addr string, emptyOK bool, problems *Error) {
+	if addr == "" {
+		if !emptyOK {
+			problems.add("%s: must not be empty", key)
+		}
+		return
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		problems.add("%s: %q is not host:port (e.g. :1883 or 127.0.0.1:1883)", key, addr)
+		return
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		problems.add("%s: port %q is not a number in 0..65535", key, port)
+	}
+}
+
+func checkRange(key string, v, lo, hi int, problems *Error) {
+	if v < lo || v > hi {
+		problems.add("%s: %d is outside %d..%d", key, v, lo, hi)
+	}
+}
+
+func checkDuration(key string, d Duration, lo, hi time.Duration, problems *Error) {
+	if d.Std() < lo || d.Std() > hi {
+		problems.add("%s: %s is outside %s..%s", key, d, Duration(lo), Duration(hi))
+	}
+}
