@@ -1,0 +1,92 @@
+package credential
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+const adminTokenFile = "admin-token.hmac"
+
+// Tokens checks API bearer tokens against stored hashes. It is immutable
+// after construction and safe for concurrent use.
+type Tokens struct {
+	hasher *Hasher
+	hashes [][]byte
+}
+
+// NewTokens accepts the given plain tokens (from configuration) and any
+// extra hashes (the stored admin token).
+func NewTokens(h *Hasher, plain []string, hashes ...[]byte) *Tokens {
+	t := &Tokens{hasher: h}
+	for _, p := range plain {
+		t.hashes = append(t.hashes, h.Hash(p))
+	}
+	t.hashes = append(t.hashes, hashes...)
+	return t
+}
+
+// Valid reports whether token matches any accepted token. Every stored
+// hash is compared, so the time taken does not reveal which one matched.
+func (t *Tokens) Valid(token string) bool {
+	if token == "" {
+		return false
+	}
+	got := t.hasher.Hash(token)
+	match := 0
+	for _, want := range t.hashes {
+		match |= subtle.ConstantTimeCompare(got, want)
+	}
+	return match == 1
+}
+
+// EnsureAdminToken returns the stored admin token hash from dir. On first
+// start it creates a random token, stores only its hash, and returns the
+// plain token so the caller can show it once.
+func EnsureAdminToken(dir string, h *Hasher) (hash []byte, created string, err error) {
+	path := filepath.Join(dir, adminTokenFile)
+	data, err := os.ReadFile(path)
+	if err == nil {
+		hash, err := decodeHex(strings.TrimSpace(string(data)))
+		if err != nil {
+			return nil, "", fmt.Errorf("read admin token hash %s: %w", path, err)
+		}
+		return hash, "", nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, "", fmt.Errorf("read admin token hash: %w", err)
+	}
+
+	token, err := RandomSecret(32)
+	if err != nil {
+		return nil, "", err
+	}
+	hash = h.Hash(token)
+	if err := writeFileSync(path, []byte(fmt.Sprintf("%x\n", hash))); err != nil {
+		return nil, "", fmt.Errorf("write admin token hash: %w", err)
+	}
+	return hash, token, nil
+}
+
+// ResetAdminToken replaces the stored admin token with a new random one
+// and returns it; the old token stops working at the next start.
+func ResetAdminToken(dir string, h *Hasher) (string, error) {
+	path := filepath.Join(dir, adminTokenFile)
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("remove admin token hash: %w", err)
+	}
+	_, token, err := EnsureAdminToken(dir, h)
+	return token, err
+}
+
+func decodeHex(s string) ([]byte, error) {
+	var out []byte
+	if _, err := fmt.Sscanf(s, "%x", &out); err != nil || len(out) != 32 {
+		return nil, fmt.Errorf("want 64 hex digits")
+	}
+	return out, nil
+}
