@@ -1,0 +1,237 @@
+// Package broker runs the embedded MQTT broker (mochi-mqtt v2) that onboard
+// units connect to. It authenticates every client against the vehicle
+// registry, confines each vehicle to its own topics, caps every per-client
+// resource, and hands each accepted publish to a Handler before the broker
+// acknowledges it.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// Message is one publish received from a client.
+type Message struct {
+	ClientID   string
+	Terminal   string // the authenticated username
+	Topic      string
+	QoS        byte
+	Retain     bool
+	Payload    []byte
+	ReceivedAt time.Time
+}
+
+// Handler processes a publish before the broker acknowledges it. A nil
+// error lets the broker send PUBACK; any error withholds the PUBACK so the
+// unit keeps the message and sends it again (see ErrUnavailable).
+type Handler interface {
+	HandlePublish(msg Message) error
+}
+
+// ErrUnavailable is returned by a Handler that cannot record a message
+// right now (a full disk, say). The broker refuses the publish: MQTT 5
+// clients get a negative PUBACK, MQTT 3.1.1 clients are disconnected, and in
+// both cases the unit still holds the message.
+var ErrUnavailable = errors.New("server cannot record messages now")
+
+// Credentials checks a vehicle's MQTT password.
+type Credentials interface {
+	Check(terminal, password string) bool
+}
+
+// Options configures the broker. Zero limits are replaced by defaults.
+type Options struct {
+	// Addr is the TCP listen address; ignored when Listener is set.
+	Addr     string
+	Listener net.Listener
+	// WebSocketAddr is the MQTT-over-WebSocket listen address; empty
+	// disables it.
+	WebSocketAddr string
+
+	MaxPacketBytes int
+	ReceiveMaximum int
+	MaxInflight    int
+	MaxQueued      int
+	SessionExpiry  time.Duration
+	MessageExpiry  time.Duration
+	MaxClients     int
+
+	Credentials Credentials
+	Handler     Handler
+	Logger      *slog.Logger
+}
+
+// Broker is the running embedded broker.
+type Broker struct {
+	server  *mqtt.Server
+	log     *slog.Logger
+	addr    net.Addr
+	metrics *metrics
+
+	// mu guards online, which maps a terminal to its current client so a
+	// superseded connection's disconnect does not mark the vehicle offline.
+	mu     sync.Mutex
+	online map[string]*mqtt.Client
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New starts the broker's listeners.
+func New(opts Options) (*Broker, error) {
+	if opts.Credentials == nil || opts.Handler == nil {
+		return nil, errors.New("broker needs credentials and a handler")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("component", "broker")
+
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MaximumPacketSize = uint32(orDefault(opts.MaxPacketBytes, 256<<10))
+	caps.ReceiveMaximum = uint16(orDefault(opts.ReceiveMaximum, 256))
+	caps.MaximumInflight = uint16(orDefault(opts.MaxInflight, 1024))
+	caps.MaximumClientWritesPending = int32(orDefault(opts.MaxQueued, 1024))
+	caps.MaximumSessionExpiryInterval = uint32(orDefaultDuration(opts.SessionExpiry, 24*time.Hour) / time.Second)
+	caps.MaximumMessageExpiryInterval = int64(orDefaultDuration(opts.MessageExpiry, 10*time.Minute) / time.Second)
+	caps.MaximumClients = int64(orDefault(opts.MaxClients, 200_000))
+	// Topic aliases are per-connection state a client could inflate.
+	caps.TopicAliasMaximum = 64
+
+	b := &Broker{
+		log:     log,
+		online:  map[string]*mqtt.Client{},
+		metrics: newMetrics(),
+	}
+	b.server = mqtt.New(&mqtt.Options{
+		Capabilities: caps,
+		InlineClient: true,
+		Logger:       log.With("component", "mochi"),
+		// $SYS topics are not part of the contract; publish them rarely.
+		SysTopicResendInterval: 60,
+	})
+
+	hook := &hook{broker: b, creds: opts.Credentials, handler: opts.Handler, log: log}
+	if err := b.server.AddHook(hook, nil); err != nil {
+		return nil, fmt.Errorf("add broker hook: %w", err)
+	}
+
+	ln := opts.Listener
+	if ln == nil {
+		var err error
+		ln, err = net.Listen("tcp", opts.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("listen for MQTT on %s: %w", opts.Addr, err)
+		}
+	}
+	b.addr = ln.Addr()
+	if err := b.server.AddListener(listeners.NewNet("tcp", ln)); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("add MQTT listener: %w", err)
+	}
+	if opts.WebSocketAddr != "" {
+		ws := listeners.NewWebsocket(listeners.Config{ID: "ws", Address: opts.WebSocketAddr})
+		if err := b.server.AddListener(ws); err != nil {
+			b.server.Close()
+			return nil, fmt.Errorf("add MQTT WebSocket listener on %s: %w", opts.WebSocketAddr, err)
+		}
+	}
+	if err := b.server.Serve(); err != nil {
+		b.server.Close()
+		return nil, fmt.Errorf("start MQTT broker: %w", err)
+	}
+	log.Info("MQTT broker listening", "addr", b.addr.String(), "websocket_addr", opts.WebSocketAddr)
+	return b, nil
+}
+
+// Addr returns the TCP listener's address.
+func (b *Broker) Addr() net.Addr { return b.addr }
+
+// Online reports whether the vehicle has a live connection.
+func (b *Broker) Online(terminal string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.online[terminal] != nil
+}
+
+// Publish sends payload to topic from the server itself at QoS 0, e.g. a
+// rejection notice to a vehicle's error topic.
+func (b *Broker) Publish(topic string, payload []byte) error {
+	return b.server.Publish(topic, payload, false, 0)
+}
+
+// Close stops the listeners and disconnects every client. It is safe to
+// call more than once.
+func (b *Broker) Close() error {
+	b.closeOnce.Do(func() {
+		b.closeErr = b.server.Close()
+		b.log.Info("MQTT broker stopped")
+	})
+	return b.closeErr
+}
+
+// Shutdown is Close bounded by ctx.
+func (b *Broker) Shutdown(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() { done <- b.Close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("close MQTT broker: %w", ctx.Err())
+	}
+}
+
+func (b *Broker) setOnline(terminal string, cl *mqtt.Client) {
+	b.mu.Lock()
+	b.online[terminal] = cl
+	b.mu.Unlock()
+}
+
+// setOffline clears the vehicle's connection only when cl is still the
+// current one: after a takeover the old connection's disconnect arrives
+// last and must not mark the vehicle offline.
+func (b *Broker) setOffline(terminal string, cl *mqtt.Client) {
+	b.mu.Lock()
+	if b.online[terminal] == cl {
+		delete(b.online, terminal)
+	}
+	b.mu.Unlock()
+}
+
+// reject withholds the PUBACK of a publish that could not be recorded.
+func reject(cl *mqtt.Client, pk packets.Packet) error {
+	if pk.FixedHeader.Qos > 0 && cl.Properties.ProtocolVersion == 5 {
+		return packets.ErrServerBusy
+	}
+	if pk.FixedHeader.Qos > 0 {
+		// MQTT 3.1.1 has no negative PUBACK; closing the connection keeps
+		// the message in the unit's session for redelivery.
+		cl.Stop(ErrUnavailable)
+	}
+	return packets.ErrRejectPacket
+}
+
+func orDefault(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+func orDefaultDuration(v, def time.Duration) time.Duration {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
