@@ -1,0 +1,141 @@
+package api
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/hwtrack/hwtrack/model"
+)
+
+// handlerFunc is an HTTP handler that returns its error instead of writing
+// it, so every handler reports failures through writeError.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+type route struct {
+	method  string
+	handler handlerFunc
+}
+
+// handle registers each route's method pattern for path and a method-less
+// pattern for path that returns 405 for every other method.
+func (s *server) handle(mux *http.ServeMux, path string, routes ...route) {
+	allowed := make([]string, 0, len(routes)+1)
+	for _, rt := range routes {
+		mux.HandleFunc(rt.method+" "+path, s.wrap(rt.handler))
+		allowed = append(allowed, rt.method)
+		if rt.method == http.MethodGet {
+			// The ServeMux routes HEAD to GET patterns.
+			allowed = append(allowed, http.MethodHead)
+		}
+	}
+	allow := strings.Join(allowed, ", ")
+
+	mux.HandleFunc(path, s.wrap(func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Allow", allow)
+		return &apiError{
+			Status:  http.StatusMethodNotAllowed,
+			Code:    codeMethodNotAllowed,
+			Message: fmt.Sprintf("method %s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, allow),
+		}
+	}))
+}
+
+// wrap turns a handlerFunc into an http.HandlerFunc that writes the returned
+// error in the JSON error shape. Errors that are not *apiError become 500
+// and are logged, because they are server faults the client cannot fix.
+func (s *server) wrap(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		err := h(w, r)
+		if err == nil {
+			return
+		}
+		var apiErr *apiError
+		if !errors.As(err, &apiErr) {
+			s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			apiErr = &apiError{Status: http.StatusInternalServerError, Code: codeInternal, Message: "internal server error"}
+		}
+		writeError(w, apiErr)
+	}
+}
+
+// authenticate rejects requests without a bearer token from Options.Tokens.
+// Tokens are compared as SHA-256 sums with subtle.ConstantTimeCompare, and
+// every configured token is checked, so the response time does not reveal
+// which token or how much of it matched.
+func (s *server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := bearerToken(r.Header.Get("Authorization"))
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="hwtrack"`)
+			writeError(w, &apiError{
+				Status:  http.StatusUnauthorized,
+				Code:    codeUnauthorized,
+				Message: "missing bearer token; send the header Authorization: Bearer TOKEN",
+			})
+			return
+		}
+
+		sum := sha256.Sum256([]byte(token))
+		matched := 0
+		for i := range s.tokenSums {
+			matched |= subtle.ConstantTimeCompare(sum[:], s.tokenSums[i][:])
+		}
+		if matched != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="hwtrack", error="invalid_token"`)
+			writeError(w, &apiError{
+				Status:  http.StatusUnauthorized,
+				Code:    codeUnauthorized,
+				Message: "invalid bearer token",
+			})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// bearerToken extracts the token from an Authorization header value. The
+// scheme name is case-insensitive (RFC 7235, section 2.1).
+func bearerToken(header string) (string, bool) {
+	scheme, token, found := strings.Cut(header, " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+// recoverPanics turns a handler panic into a logged 500 so one bad request
+// does not drop the connection without a response. http.ErrAbortHandler is
+// passed on, because it is the standard way to abort a response.
+func (s *server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			recovered := recover()
+			if recovered == nil {
+				return
+			}
+			if recovered == http.ErrAbortHandler {
+				panic(recovered)
+			}
+			s.log.Error("handler panicked", "method", r.Method, "path", r.URL.Path, "err", fmt.Errorf("panic: %v", recovered))
+			writeError(w, &apiError{Status: http.StatusInternalServerError, Code: codeInternal, Message: "internal server error"})
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) error {
+	return errNotFound(fmt.Sprintf("no endpoint at %s", r.URL.Path))
+}
+
+// noHooks is the Hooks used when Options.Hooks is nil.
+type noHooks struct{}
+
+func (noHooks) VehicleRegistered(model.Vehicle) {}
+func (noHooks) ZonesChanged()                   {}
+func (noHooks) TripCreated(model.Trip) error    { return nil }
+func (noHooks) TripCompleted(model.Trip) error  { return nil }

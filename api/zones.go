@@ -1,0 +1,105 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/hwtrack/hwtrack/model"
+)
+
+type idResponse struct {
+	ID string `json:"id"`
+}
+
+type zoneList struct {
+	Zones []model.Zone `json:"zones"`
+}
+
+// createZone stores a geofence from a GeoJSON Feature. Options.ParseZone
+// does the GeoJSON validation and the CRS conversion.
+func (s *server) createZone(w http.ResponseWriter, r *http.Request) error {
+	body, err := readBody(w, r, maxZoneBodyBytes)
+	if err != nil {
+		return err
+	}
+	if !json.Valid(body) {
+		// Decoding into an empty value reports where the syntax breaks.
+		var v any
+		return decodeStrict(body, &v, "")
+	}
+
+	zone, err := s.parseZone(body)
+	if err != nil {
+		var invalid *model.ValidationError
+		if errors.As(err, &invalid) && len(invalid.Fields) > 0 {
+			return errInvalidInput(invalid.Fields)
+		}
+		// ParseZone does no I/O, so any error it returns is about the input.
+		return errInvalidInput([]model.FieldError{{Field: "(body)", Reason: err.Error()}})
+	}
+
+	zone.ID = s.ids.New(prefixZone, s.now())
+	zone.CreatedAt = s.now().UTC()
+	if len(zone.Feature) == 0 {
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, body); err != nil {
+			return fmt.Errorf("compact zone feature: %w", err)
+		}
+		zone.Feature = compact.Bytes()
+	}
+	if err := s.store.PutZone(zone); err != nil {
+		return fmt.Errorf("store zone %s: %w", zone.ID, err)
+	}
+	s.hooks.ZonesChanged()
+	s.log.Info("zone created", "zone_id", zone.ID, "name", zone.Name, "kind", zone.Kind)
+
+	writeJSON(w, http.StatusCreated, idResponse{ID: zone.ID})
+	return nil
+}
+
+func (s *server) listZones(w http.ResponseWriter, r *http.Request) error {
+	zones, err := s.store.Zones()
+	if err != nil {
+		return fmt.Errorf("list zones: %w", err)
+	}
+	if zones == nil {
+		zones = []model.Zone{}
+	}
+	slices.SortFunc(zones, func(a, b model.Zone) int { return strings.Compare(a.ID, b.ID) })
+	writeJSON(w, http.StatusOK, zoneList{Zones: zones})
+	return nil
+}
+
+func (s *server) getZone(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	zone, found, err := s.store.Zone(id)
+	if err != nil {
+		return fmt.Errorf("look up zone %q: %w", id, err)
+	}
+	if !found {
+		return errNotFound(fmt.Sprintf("zone %q not found", id))
+	}
+	writeJSON(w, http.StatusOK, zone)
+	return nil
+}
+
+func (s *server) deleteZone(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	deleted, err := s.store.DeleteZone(id)
+	if err != nil {
+		return fmt.Errorf("delete zone %q: %w", id, err)
+	}
+	if !deleted {
+		return errNotFound(fmt.Sprintf("zone %q not found", id))
+	}
+	s.hooks.ZonesChanged()
+	s.log.Info("zone deleted", "zone_id", id)
+
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
