@@ -23,7 +23,7 @@ var (
 
 // deviationView is a deviation episode as the API returns it. Unlike
 // model.Deviation it always has trip_id and ended_at, with ended_at null
-// while the episode is open.
+// while the episode is open and received_at null when it is unknown.
 type deviationView struct {
 	ID         string               `json:"id"`
 	Kind       model.DeviationKind  `json:"kind"`
@@ -41,7 +41,7 @@ type deviationView struct {
 	Segment    *int                 `json:"segment,omitempty"`
 	Peak       float64              `json:"peak"`
 	Late       bool                 `json:"late"`
-	ReceivedAt time.Time            `json:"received_at"`
+	ReceivedAt *time.Time           `json:"received_at"`
 	Severity   string               `json:"severity,omitempty"`
 	Text       string               `json:"text"`
 	TextEN     string               `json:"text_en"`
@@ -106,27 +106,29 @@ func (s *server) listDeviations(w http.ResponseWriter, r *http.Request) error {
 
 func viewDeviation(d *model.Deviation) deviationView {
 	view := deviationView{
-		ID:         d.ID,
-		Kind:       d.Kind,
-		State:      d.State,
-		Terminal:   d.Terminal,
-		TripID:     d.TripID,
-		StartedAt:  d.StartedAt,
-		Lat:        d.Lat,
-		Lon:        d.Lon,
-		ZoneID:     d.ZoneID,
-		ZoneName:   d.ZoneName,
-		Peak:       d.Peak,
-		Late:       d.Late,
-		ReceivedAt: d.ReceivedAt,
-		Severity:   d.Severity,
-		Text:       d.TextZH,
-		TextEN:     d.TextEN,
+		ID:        d.ID,
+		Kind:      d.Kind,
+		State:     d.State,
+		Terminal:  d.Terminal,
+		TripID:    d.TripID,
+		StartedAt: d.StartedAt,
+		Lat:       d.Lat,
+		Lon:       d.Lon,
+		ZoneID:    d.ZoneID,
+		ZoneName:  d.ZoneName,
+		Peak:      d.Peak,
+		Late:      d.Late,
+		Severity:  d.Severity,
+		Text:      d.TextZH,
+		TextEN:    d.TextEN,
 	}
 	if !d.EndedAt.IsZero() {
 		view.EndedAt = &d.EndedAt
 		view.EndLat = &d.EndLat
 		view.EndLon = &d.EndLon
+	}
+	if !d.ReceivedAt.IsZero() {
+		view.ReceivedAt = &d.ReceivedAt
 	}
 	if d.Kind == model.KindRouteDeviation {
 		view.Segment = &d.Segment

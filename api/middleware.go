@@ -54,7 +54,9 @@ func (s *server) wrap(h handlerFunc) http.HandlerFunc {
 			return
 		}
 		var apiErr *apiError
-		if !errors.As(err, &apiErr) {
+		if errors.As(err, &apiErr) {
+			s.log.Debug("request rejected", "method", r.Method, "path", r.URL.Path, "status", apiErr.Status, "err", err)
+		} else {
 			s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 			apiErr = &apiError{Status: http.StatusInternalServerError, Code: codeInternal, Message: "internal server error"}
 		}

@@ -114,8 +114,13 @@ func (s *server) createVehicles(w http.ResponseWriter, r *http.Request) error {
 			conflicts = append(conflicts, model.FieldError{Field: elementPrefix(bulk, i) + "terminal", Reason: fmt.Sprintf("terminal %q is already registered", v.Terminal)})
 		}
 	}
-	if len(conflicts) > 0 {
-		return errConflict(describeFields("vehicle already registered, nothing was written", conflicts), conflicts...)
+	switch len(conflicts) {
+	case 0:
+	case 1:
+		return errConflict(conflicts[0].Reason+"; nothing was written", conflicts...)
+	default:
+		message := fmt.Sprintf("%d terminals are already registered, first %s; nothing was written", len(conflicts), conflicts[0].Field)
+		return errConflict(message, conflicts...)
 	}
 
 	// NOTE: Store has no batch write, so a storage failure part way through
@@ -126,7 +131,11 @@ func (s *server) createVehicles(w http.ResponseWriter, r *http.Request) error {
 		}
 		s.hooks.VehicleRegistered(v)
 	}
-	s.log.Info("vehicles registered", "count", len(vehicles), "vehicle_id", vehicles[0].Terminal)
+	if len(vehicles) == 1 {
+		s.log.Info("vehicle registered", "vehicle_id", vehicles[0].Terminal)
+	} else {
+		s.log.Info("vehicles registered", "count", len(vehicles), "first_vehicle_id", vehicles[0].Terminal)
+	}
 
 	writeJSON(w, http.StatusCreated, response)
 	return nil
