@@ -24,7 +24,8 @@ const (
 // Segments are bucketed in a uniform grid of square cells, so Distance
 // searches outwards ring by ring from the point's cell and stops as soon as
 // no unvisited cell can hold a nearer segment. Near the route that is the
-// 3×3 block around the point, independent of route length.
+// 3×3 block around the point, independent of route length. Far from the
+// route the cost grows with the square of the distance in cells.
 //
 // A Corridor is immutable after NewCorridor and safe for concurrent use.
 type Corridor struct {
@@ -181,7 +182,11 @@ func (c *Corridor) scanRing(pc, pr, k int, px, py float64, best *float64, bestSe
 				continue
 			}
 			cell := r*c.cols + col
-			for _, s := range c.cellItems[c.cellStart[cell]:c.cellStart[cell+1]] {
+			items := c.cellItems[c.cellStart[cell]:c.cellStart[cell+1]]
+			if len(items) == 0 || c.cellGapSquared(col, r, px, py) >= *best**best {
+				continue
+			}
+			for _, s := range items {
 				d := segmentDistance(px, py, c.xs[s], c.ys[s], c.xs[s+1], c.ys[s+1])
 				if d < *best || (d == *best && int(s) < *bestSeg) {
 					*best, *bestSeg = d, int(s)
@@ -189,6 +194,16 @@ func (c *Corridor) scanRing(pc, pr, k int, px, py float64, best *float64, bestSe
 			}
 		}
 	}
+}
+
+// cellGapSquared returns the squared distance from (px, py) to the
+// rectangle of a cell, 0 inside it. No segment in the cell is nearer.
+func (c *Corridor) cellGapSquared(col, row int, px, py float64) float64 {
+	x0 := c.minX + float64(col)*c.cellM
+	y0 := c.minY + float64(row)*c.cellM
+	dx := max(0, x0-px, px-(x0+c.cellM))
+	dy := max(0, y0-py, py-(y0+c.cellM))
+	return dx*dx + dy*dy
 }
 
 // Contains reports whether (lat, lon) lies within the corridor.

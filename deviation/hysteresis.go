@@ -1,0 +1,119 @@
+package deviation
+
+import (
+	"math"
+	"time"
+
+	"github.com/hwtrack/hwtrack/model"
+)
+
+// observation is a rule's measurement of one fix against one subject, such
+// as a zone or a route.
+type observation struct {
+	// alarmSide reports whether the fix is geometrically on the alarm side:
+	// inside a restricted zone, outside a corridor.
+	alarmSide bool
+	// edgeM is how far the fix lies beyond the edge, on whichever side it
+	// is. +Inf stands for "not applicable", such as a zone outside its
+	// daily window or a zone that was deleted.
+	edgeM float64
+	// offM and segment feed an episode's peak; only the route rule sets
+	// them.
+	offM    float64
+	segment int
+}
+
+// transition is the change one fix caused in a tracker.
+type transition uint8
+
+const (
+	transitionNone transition = iota
+	transitionOpened
+	transitionClosed
+)
+
+// run is an unbroken sequence of fixes on the side opposite the
+// tracker's confirmed state. It becomes a state change once it is
+// persistent.
+type run struct {
+	Start  time.Time `json:"start"`
+	Lat    float64   `json:"lat"`
+	Lon    float64   `json:"lon"`
+	Fixes  int       `json:"fixes"`
+	Beyond int       `json:"beyond"` // fixes beyond the margin
+	PeakM  float64   `json:"peak_m,omitempty"`
+	PeakAt int       `json:"peak_segment,omitempty"`
+}
+
+// episode is the open alarm of a tracker.
+type episode struct {
+	ID        string    `json:"id"`
+	StartedAt time.Time `json:"started_at"`
+	Lat       float64   `json:"lat"`
+	Lon       float64   `json:"lon"`
+	PeakM     float64   `json:"peak_m,omitempty"`
+	Segment   int       `json:"segment,omitempty"`
+	// Name and Severity are copied from the subject when the episode
+	// opens, so the closing message reads the same even if the zone was
+	// renamed or deleted meanwhile.
+	Name     string `json:"name,omitempty"`
+	Severity string `json:"severity,omitempty"`
+	Level    int    `json:"level,omitempty"`
+}
+
+// tracker is the hysteresis state of one rule for one subject on one
+// vehicle. Every rule uses it, so all alarm kinds debounce alike.
+type tracker struct {
+	Alarm   bool     `json:"alarm"`
+	Run     *run     `json:"run,omitempty"`
+	Episode *episode `json:"episode,omitempty"`
+}
+
+// idle reports whether the tracker holds nothing worth keeping.
+func (t *tracker) idle() bool { return !t.Alarm && t.Run == nil }
+
+// step applies one fix's observation. It returns the transition and, for
+// opened or closed, the run whose first fix is the episode's start or end.
+func (t *tracker) step(cfg *Config, f *model.Fix, obs observation) (transition, run) {
+	if t.Alarm && obs.alarmSide && t.Episode != nil && obs.offM > t.Episode.PeakM {
+		t.Episode.PeakM, t.Episode.Segment = obs.offM, obs.segment
+	}
+
+	candidate := obs.alarmSide != t.Alarm
+	stationary := f.Has&model.HasSpeed != 0 && f.SpeedKmh < cfg.StationaryKmh
+	if stationary && !(candidate && obs.edgeM > cfg.StationaryBreakM) {
+		return transitionNone, run{}
+	}
+	if !candidate {
+		t.Run = nil
+		return transitionNone, run{}
+	}
+
+	if t.Run == nil {
+		t.Run = &run{Start: f.Time, Lat: f.Lat, Lon: f.Lon}
+	}
+	r := t.Run
+	r.Fixes++
+	margin := cfg.MarginM
+	if f.Has&model.HasAccuracy != 0 {
+		margin = math.Max(margin, f.AccuracyM)
+	}
+	beyond := obs.edgeM >= margin
+	if beyond {
+		r.Beyond++
+	}
+	if obs.alarmSide && obs.offM > r.PeakM {
+		r.PeakM, r.PeakAt = obs.offM, obs.segment
+	}
+
+	if !beyond || r.Beyond < cfg.MinFixes || f.Time.Sub(r.Start) < cfg.Persistence {
+		return transitionNone, run{}
+	}
+	confirmed := *r
+	t.Run = nil
+	t.Alarm = !t.Alarm
+	if t.Alarm {
+		return transitionOpened, confirmed
+	}
+	return transitionClosed, confirmed
+}

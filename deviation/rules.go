@@ -1,0 +1,167 @@
+package deviation
+
+import (
+	"math"
+
+	"github.com/hwtrack/hwtrack/geofence"
+	"github.com/hwtrack/hwtrack/model"
+)
+
+// rule is one alarm kind. evaluate applies a fix to the vehicle's trackers
+// for that kind and appends the deviations it opened or closed. The caller
+// holds v.mu.
+type rule interface {
+	kind() model.DeviationKind
+	evaluate(env *evalEnv, v *vehicle, f *model.Fix, out []model.Deviation) []model.Deviation
+}
+
+// evalEnv is the context one Process call shares with its rules.
+type evalEnv struct {
+	engine *Engine
+	zones  *geofence.Index
+}
+
+// apply steps one tracker and turns a transition into a deviation.
+func (env *evalEnv) apply(v *vehicle, key trackerKey, t *tracker, f *model.Fix, obs observation, subject subjectInfo, out []model.Deviation) []model.Deviation {
+	e := env.engine
+	tr, confirmed := t.step(&e.cfg, f, obs)
+	switch tr {
+	case transitionOpened:
+		t.Episode = &episode{
+			ID:        deviationID(v.terminal, key, confirmed.Start),
+			StartedAt: confirmed.Start,
+			Lat:       confirmed.Lat,
+			Lon:       confirmed.Lon,
+			PeakM:     confirmed.PeakM,
+			Segment:   confirmed.PeakAt,
+			Name:      subject.name,
+			Severity:  subject.severity,
+			Level:     subject.level,
+		}
+		out = append(out, e.openedDeviation(v, key, t.Episode, f.ReceivedAt))
+	case transitionClosed:
+		if t.Episode != nil {
+			out = append(out, e.closedDeviation(v, key, t.Episode, confirmed, f.ReceivedAt))
+		}
+		t.Episode = nil
+	}
+	if t.idle() {
+		delete(v.trackers, key)
+	}
+	return out
+}
+
+// subjectInfo describes what an episode is about, for its texts.
+type subjectInfo struct {
+	name     string
+	severity string
+	level    int
+}
+
+func (v *vehicle) tracker(key trackerKey) *tracker {
+	t := v.trackers[key]
+	if t == nil {
+		t = &tracker{}
+		v.trackers[key] = t
+	}
+	return t
+}
+
+// restrictedZoneRule raises restricted_zone episodes: a vehicle inside a
+// zone of kind restricted during the zone's daily window.
+type restrictedZoneRule struct{}
+
+var _ rule = restrictedZoneRule{}
+
+func (restrictedZoneRule) kind() model.DeviationKind { return model.KindRestrictedZone }
+
+func (r restrictedZoneRule) evaluate(env *evalEnv, v *vehicle, f *model.Fix, out []model.Deviation) []model.Deviation {
+	inside := v.scratch[:0]
+	env.zones.Query(f.Lat, f.Lon, func(z *geofence.Zone) {
+		if z.Kind == geofence.KindRestricted && z.ActiveAt(f.Time) {
+			inside = append(inside, z)
+		}
+	})
+	v.scratch = inside
+
+	for _, z := range inside {
+		v.tracker(trackerKey{Kind: model.KindRestrictedZone, Subject: z.ID})
+	}
+
+	// Walk every restricted tracker, inside or not, in a stable order so a
+	// fix that changes several zones reports them the same way each time.
+	for _, key := range v.sortedKeys(model.KindRestrictedZone) {
+		t := v.trackers[key]
+		obs, subject := r.observe(env, key.Subject, inside, t, f)
+		out = env.apply(v, key, t, f, obs, subject, out)
+	}
+	clear(v.scratch)
+	return out
+}
+
+// observe measures the fix against one zone. A zone that was deleted or is
+// outside its window counts as infinitely far outside.
+func (restrictedZoneRule) observe(env *evalEnv, zoneID string, inside []*geofence.Zone, t *tracker, f *model.Fix) (observation, subjectInfo) {
+	for _, z := range inside {
+		if z.ID != zoneID {
+			continue
+		}
+		obs := observation{alarmSide: true}
+		if !t.Alarm {
+			obs.edgeM = z.DistanceToEdgeM(f.Lat, f.Lon)
+		}
+		return obs, zoneSubject(z)
+	}
+
+	z, ok := env.zones.Lookup(zoneID)
+	if !ok || z.Kind != geofence.KindRestricted || !z.ActiveAt(f.Time) {
+		return observation{edgeM: math.Inf(1)}, subjectInfo{}
+	}
+	obs := observation{}
+	if t.Alarm {
+		obs.edgeM = z.DistanceToEdgeM(f.Lat, f.Lon)
+	}
+	return obs, zoneSubject(z)
+}
+
+func zoneSubject(z *geofence.Zone) subjectInfo {
+	severity := "medium"
+	if z.Level == 1 {
+		severity = "high"
+	}
+	return subjectInfo{name: z.Name, severity: severity, level: z.Level}
+}
+
+// routeRule raises route_deviation episodes: a vehicle on an active trip
+// farther from the planned route than half the corridor width.
+type routeRule struct{}
+
+var _ rule = routeRule{}
+
+func (routeRule) kind() model.DeviationKind { return model.KindRouteDeviation }
+
+func (routeRule) evaluate(env *evalEnv, v *vehicle, f *model.Fix, out []model.Deviation) []model.Deviation {
+	activeID := ""
+	if v.trip != nil {
+		activeID = v.trip.trip.ID
+	}
+	// An episode restored for a trip the vehicle is no longer on ends here.
+	if v.hasOtherRouteTracker(activeID) {
+		out = append(out, env.engine.closeRouteTrackers(v, activeID, f.Time, f.ReceivedAt, f.Lat, f.Lon)...)
+	}
+	if v.trip == nil || !v.trip.trip.ActiveAt(f.Time) {
+		return out
+	}
+
+	distM, segment := v.trip.corridor.Distance(f.Lat, f.Lon)
+	halfM := v.trip.corridor.WidthM() / 2
+	obs := observation{
+		alarmSide: distM > halfM,
+		edgeM:     math.Abs(distM - halfM),
+		offM:      distM,
+		segment:   segment,
+	}
+	key := trackerKey{Kind: model.KindRouteDeviation, Subject: activeID}
+	t := v.tracker(key)
+	return env.apply(v, key, t, f, obs, subjectInfo{severity: "medium"}, out)
+}
