@@ -44,20 +44,48 @@ func appendCompactFloat(b []byte, f float64) []byte {
 	return binary.AppendUvarint(b, bits.ReverseBytes64(math.Float64bits(f)))
 }
 
-func readCompactFloat(b []byte) (float64, []byte, error) {
-	v, n := binary.Uvarint(b)
-	if n <= 0 {
-		return 0, nil, errBadFixValue
-	}
-	return math.Float64frombits(bits.ReverseBytes64(v)), b[n:], nil
+// valueReader reads the fields of a fix value. The first malformed field
+// sets bad, and every later read returns zero.
+type valueReader struct {
+	b   []byte
+	bad bool
 }
 
-func readUvarint(b []byte) (uint64, []byte, error) {
-	v, n := binary.Uvarint(b)
+func (r *valueReader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
 	if n <= 0 {
-		return 0, nil, errBadFixValue
+		r.bad = true
+		r.b = nil
+		return 0
 	}
-	return v, b[n:], nil
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *valueReader) varint() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.bad = true
+		r.b = nil
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *valueReader) compactFloat() float64 {
+	return math.Float64frombits(bits.ReverseBytes64(r.uvarint()))
+}
+
+func (r *valueReader) fixedFloat() float64 {
+	if len(r.b) < 8 {
+		r.bad = true
+		r.b = nil
+		return 0
+	}
+	v := math.Float64frombits(binary.LittleEndian.Uint64(r.b))
+	r.b = r.b[8:]
+	return v
 }
 
 // validateFix rejects fixes that cannot be keyed or whose floats would not
@@ -160,75 +188,43 @@ func decodeFix(terminal string, keySuffix, v []byte, f *model.Fix) error {
 	f.ACC = flags&fixFlagACC != 0
 	f.Source = model.Source(flags >> fixFlagSourceShift & 0x3)
 
-	has, rest, err := readUvarint(v[2:])
-	if err != nil {
-		return err
-	}
-	f.Has = model.FieldSet(has)
-	if len(rest) < 16 {
-		return errBadFixValue
-	}
-	f.Lat = math.Float64frombits(binary.LittleEndian.Uint64(rest))
-	f.Lon = math.Float64frombits(binary.LittleEndian.Uint64(rest[8:]))
-	rest = rest[16:]
-
+	r := valueReader{b: v[2:]}
+	f.Has = model.FieldSet(r.uvarint())
+	f.Lat = r.fixedFloat()
+	f.Lon = r.fixedFloat()
 	if flags&fixFlagReceivedAt != 0 {
-		delta, n := binary.Varint(rest)
-		if n <= 0 {
-			return errBadFixValue
-		}
-		f.ReceivedAt = time.Unix(0, f.Time.UnixNano()+delta).UTC()
-		rest = rest[n:]
+		f.ReceivedAt = time.Unix(0, f.Time.UnixNano()+r.varint()).UTC()
 	}
-
-	floatFields := []struct {
-		bit model.FieldSet
-		dst *float64
-	}{
-		{model.HasAlt, &f.AltM}, {model.HasSpeed, &f.SpeedKmh}, {model.HasHeading, &f.HeadingDeg},
+	if f.Has&model.HasAlt != 0 {
+		f.AltM = r.compactFloat()
 	}
-	for _, ff := range floatFields {
-		if f.Has&ff.bit != 0 {
-			if *ff.dst, rest, err = readCompactFloat(rest); err != nil {
-				return err
-			}
-		}
+	if f.Has&model.HasSpeed != 0 {
+		f.SpeedKmh = r.compactFloat()
+	}
+	if f.Has&model.HasHeading != 0 {
+		f.HeadingDeg = r.compactFloat()
 	}
 	if f.Has&model.HasSats != 0 {
-		var sats uint64
-		if sats, rest, err = readUvarint(rest); err != nil {
-			return err
-		}
-		f.Sats = int(sats)
+		f.Sats = int(r.uvarint())
 	}
-	floatFields = []struct {
-		bit model.FieldSet
-		dst *float64
-	}{
-		{model.HasHDOP, &f.HDOP}, {model.HasAccuracy, &f.AccuracyM}, {model.HasOdometer, &f.OdometerKm},
+	if f.Has&model.HasHDOP != 0 {
+		f.HDOP = r.compactFloat()
 	}
-	for _, ff := range floatFields {
-		if f.Has&ff.bit != 0 {
-			if *ff.dst, rest, err = readCompactFloat(rest); err != nil {
-				return err
-			}
-		}
+	if f.Has&model.HasAccuracy != 0 {
+		f.AccuracyM = r.compactFloat()
 	}
-	var word uint64
+	if f.Has&model.HasOdometer != 0 {
+		f.OdometerKm = r.compactFloat()
+	}
 	if f.Has&model.HasAlarm != 0 {
-		if word, rest, err = readUvarint(rest); err != nil {
-			return err
-		}
-		f.Alarm = uint32(word)
+		f.Alarm = uint32(r.uvarint())
 	}
 	if f.Has&model.HasStatus != 0 {
-		if word, rest, err = readUvarint(rest); err != nil {
-			return err
-		}
-		f.Status = uint32(word)
+		f.Status = uint32(r.uvarint())
 	}
-	if f.RawSeq, _, err = readUvarint(rest); err != nil {
-		return err
+	f.RawSeq = r.uvarint()
+	if r.bad {
+		return errBadFixValue
 	}
 	return nil
 }

@@ -192,23 +192,62 @@ func (s *Store) Track(terminal string, from, to time.Time, limit int) ([]model.F
 	}
 	defer iter.Close()
 
-	var out []model.Fix
-	if limit > 0 {
-		out = make([]model.Fix, 0, min(limit, 4096))
-	}
+	var c fixCollector
 	for valid := iter.First(); valid; valid = iter.Next() {
-		out = append(out, model.Fix{})
-		if err := decodeFixAt(iter, terminal, len(prefix), &out[len(out)-1]); err != nil {
+		if err := decodeFixAt(iter, terminal, len(prefix), c.next()); err != nil {
 			return nil, err
 		}
-		if limit > 0 && len(out) == limit {
+		if limit > 0 && c.len() == limit {
 			break
 		}
 	}
 	if err := iter.Error(); err != nil {
 		return nil, fmt.Errorf("scan track of %s: %w", terminal, err)
 	}
-	return out, nil
+	return c.result(), nil
+}
+
+// fixCollector gathers decoded fixes in chunks of growing size and copies
+// them once at the end. Appending to one slice instead re-copies a day's
+// track (86,400 fixes of about 200 bytes) many times as it grows, which
+// dominated Track's run time in BenchmarkTrack24h.
+type fixCollector struct {
+	full  [][]model.Fix
+	cur   []model.Fix
+	total int
+}
+
+const (
+	firstFixChunk = 256
+	maxFixChunk   = 16384
+)
+
+// next returns a zeroed slot for the next fix.
+func (c *fixCollector) next() *model.Fix {
+	if len(c.cur) == cap(c.cur) {
+		size := firstFixChunk
+		if c.cur != nil {
+			c.full = append(c.full, c.cur)
+			size = min(2*cap(c.cur), maxFixChunk)
+		}
+		c.cur = make([]model.Fix, 0, size)
+	}
+	c.cur = c.cur[:len(c.cur)+1]
+	c.total++
+	return &c.cur[len(c.cur)-1]
+}
+
+func (c *fixCollector) len() int { return c.total }
+
+func (c *fixCollector) result() []model.Fix {
+	if len(c.full) == 0 {
+		return c.cur
+	}
+	out := make([]model.Fix, 0, c.total)
+	for _, chunk := range c.full {
+		out = append(out, chunk...)
+	}
+	return append(out, c.cur...)
 }
 
 // LastFixes returns terminal's n newest fixes by fix time, oldest first.

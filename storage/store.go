@@ -125,6 +125,7 @@ func pebbleOptions(log *slog.Logger) *pebble.Options {
 	opts := &pebble.Options{
 		Logger:             pebbleLogger{log: log.With("subsystem", "pebble")},
 		FormatMajorVersion: pebble.FormatNewest,
+		CacheSize:          64 << 20,
 	}
 	// Bloom filters make the per-fix duplicate lookup in PutFixes cheap
 	// for keys that are not stored yet, which is the common case.
