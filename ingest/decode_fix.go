@@ -2,11 +2,13 @@ package ingest
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"time"
 
 	"github.com/valyala/fastjson"
 
+	"github.com/hwtrack/hwtrack/geofence"
 	"github.com/hwtrack/hwtrack/model"
 )
 
@@ -58,6 +60,7 @@ func (d *fixDecoder) decodeObject(v *fastjson.Value, index int) {
 	var seen, present fixField
 	var lat, lon float64
 	var timeValue *fastjson.Value
+	crs := geofence.CRSWGS84
 
 	obj, _ := v.Object()
 	obj.Visit(func(key []byte, fv *fastjson.Value) {
@@ -142,13 +145,16 @@ func (d *fixDecoder) decodeObject(v *fastjson.Value, index int) {
 				fix.Has |= model.HasSeq
 			}
 		case fieldCRS:
-			d.crs(&c, name, fv)
+			crs = d.crs(&c, name, fv)
 		}
 	})
 
 	d.requireFields(&c, present)
 	if present&fieldLat != 0 && present&fieldLon != 0 && !c.failedOn("lat") && !c.failedOn("lon") {
 		c.checkLatLon(lat, lon)
+		if !c.failed() && crs != geofence.CRSWGS84 {
+			lat, lon = convertToWGS84(&c, crs, lat, lon)
+		}
 	}
 	fix.Lat, fix.Lon = lat, lon
 
@@ -253,23 +259,46 @@ func (d *fixDecoder) source(c *objectCheck, name string, v *fastjson.Value) mode
 	return model.SourceRealtime
 }
 
-// crs accepts WGS-84 and rejects every other coordinate reference system.
-func (d *fixDecoder) crs(c *objectCheck, name string, v *fastjson.Value) {
+// crs reads the coordinate reference system of the fix. An unreadable or
+// unknown value is rejected, and WGS-84 is returned in its place.
+func (d *fixDecoder) crs(c *objectCheck, name string, v *fastjson.Value) geofence.CRS {
 	b, ok := c.str(name, v)
 	if !ok {
-		return
+		return geofence.CRSWGS84
 	}
-	switch {
-	case bytes.EqualFold(b, []byte("wgs84")):
-		return
-	case bytes.EqualFold(b, []byte("gcj02")), bytes.EqualFold(b, []byte("bd09")):
-		// TODO: convert GCJ-02 and BD-09 fixes to WGS-84 with the
-		// conversion in package geofence once it exists, instead of
-		// rejecting them.
-		c.fail(ReasonUnsupportedCRS, name, "crs "+quote(b)+" is not supported for fixes yet; send WGS-84 coordinates with crs \"wgs84\" or no crs")
+	// WGS-84, the default, is matched without ParseCRS, which allocates.
+	if bytes.EqualFold(b, []byte("wgs84")) {
+		return geofence.CRSWGS84
+	}
+	crs, err := geofence.ParseCRS(string(b))
+	if err != nil {
+		c.fail(ReasonUnsupportedCRS, name, "crs "+quote(b)+" is not supported; use wgs84 (the default), gcj02 or bd09")
+		return geofence.CRSWGS84
+	}
+	return crs
+}
+
+// convertToWGS84 converts a GCJ-02 or BD-09 position that passed the
+// range check. The shifts are a few hundred metres inside China and zero
+// outside it, but near the poles or the antimeridian the BD-09 inverse can
+// leave the valid range, so the result is checked again.
+func convertToWGS84(c *objectCheck, crs geofence.CRS, lat, lon float64) (float64, float64) {
+	var wgsLat, wgsLon float64
+	switch crs {
+	case geofence.CRSGCJ02:
+		wgsLat, wgsLon = geofence.GCJ02ToWGS84(lat, lon)
+	case geofence.CRSBD09:
+		wgsLat, wgsLon = geofence.GCJ02ToWGS84(geofence.BD09ToGCJ02(lat, lon))
 	default:
-		c.fail(ReasonUnsupportedCRS, name, "crs "+quote(b)+" is unknown; allowed values are wgs84, gcj02 and bd09, and only wgs84 is accepted for fixes now")
+		return lat, lon
 	}
+
+	if wgsLat < minLat || wgsLat > maxLat || wgsLon < minLon || wgsLon > maxLon {
+		c.fail(ReasonOutOfRange, "lat", fmt.Sprintf("position %s,%s in %v converts to %s,%s in WGS-84, outside -90..90, -180..180",
+			formatNumber(lat), formatNumber(lon), crs, formatNumber(wgsLat), formatNumber(wgsLon)))
+		return lat, lon
+	}
+	return wgsLat, wgsLon
 }
 
 // lookupFixField maps a key to its field bit and canonical name; an unknown

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hwtrack/hwtrack/geofence"
 	"github.com/hwtrack/hwtrack/model"
 )
 
@@ -322,7 +323,7 @@ func TestDecodeFixRejects(t *testing.T) {
 		{"sats negative", fixObject(map[string]string{"sats": `-1`}), ReasonOutOfRange, "sats", -1, "sats -1 is outside 0..255"},
 		{"hdop negative", fixObject(map[string]string{"hdop": `-0.5`}), ReasonOutOfRange, "hdop", -1, "hdop -0.5 is below the minimum of 0"},
 		{"accuracy negative", fixObject(map[string]string{"accuracy": `-3`}), ReasonOutOfRange, "accuracy", -1, "accuracy -3 is below the minimum of 0"},
-		{"odometer negative", fixObject(map[string]string{"odometer": `-1`}), ReasonOutOfRange, "odometer", -1, "odometer -1 is outside 0..4.294967295e+08"},
+		{"odometer negative", fixObject(map[string]string{"odometer": `-1`}), ReasonOutOfRange, "odometer", -1, "odometer -1 is outside 0..429496729.5"},
 		{"alarm above word", fixObject(map[string]string{"alarm": `4294967296`}), ReasonOutOfRange, "alarm", -1, "alarm 4294967296 is outside 0..4294967295"},
 		{"status negative", fixObject(map[string]string{"status": `-3`}), ReasonOutOfRange, "status", -1, "status -3 is outside 0..4294967295"},
 		{"seq above uint64", fixObject(map[string]string{"seq": `18446744073709551616`}), ReasonOutOfRange, "seq", -1, "is outside 0..18446744073709551615"},
@@ -345,9 +346,9 @@ func TestDecodeFixRejects(t *testing.T) {
 		{"time seconds not ms", fixObject(map[string]string{"time": `1796347805`}), ReasonTooOld, "time", -1, "looks like Unix seconds, but time must be Unix milliseconds"},
 		{"time negative ms", fixObject(map[string]string{"time": `-1`}), ReasonTooOld, "time", -1, "1969-12-31T23:59:59.999Z"},
 		{"time far past float", fixObject(map[string]string{"time": `-1e300`}), ReasonTooOld, "time", -1, "-1e+300 is before the earliest accepted time"},
-		{"crs gcj02", fixObject(map[string]string{"crs": `"gcj02"`}), ReasonUnsupportedCRS, "crs", -1, `crs "gcj02" is not supported for fixes yet`},
-		{"crs bd09", fixObject(map[string]string{"crs": `"BD09"`}), ReasonUnsupportedCRS, "crs", -1, `crs "BD09" is not supported`},
-		{"crs unknown", fixObject(map[string]string{"crs": `"epsg3857"`}), ReasonUnsupportedCRS, "crs", -1, `crs "epsg3857" is unknown`},
+		{"crs unknown", fixObject(map[string]string{"crs": `"epsg3857"`}), ReasonUnsupportedCRS, "crs", -1, `crs "epsg3857" is not supported; use wgs84 (the default), gcj02 or bd09`},
+		{"crs empty", fixObject(map[string]string{"crs": `""`}), ReasonUnsupportedCRS, "crs", -1, `crs "" is not supported`},
+		{"crs gcj02 swapped", fixObject(map[string]string{"crs": `"gcj02"`, "lat": `121.47`, "lon": `31.23`}), ReasonOutOfRange, "lat", -1, "coordinates may be swapped"},
 		{"source unknown", fixObject(map[string]string{"source": `"replay"`}), ReasonInvalidValue, "source", -1, `source "replay" is not one of realtime, batch, blind`},
 		{"source empty", fixObject(map[string]string{"source": `""`}), ReasonInvalidValue, "source", -1, `source "" is not one of`},
 		{"duplicate lat", `{"time":1796347805000,"lat":28.1,"lon":120.1,"lat":29.1}`, ReasonDuplicateField, "lat", -1, "lat appears more than once"},
@@ -457,6 +458,59 @@ func TestDecodeFixCustomLimits(t *testing.T) {
 
 	res = DecodeFix(testTerminal, []byte(fixObject(map[string]string{"time": `"2019-12-31T23:59:59Z"`})), testReceived, lim)
 	assertReject(t, res, rejectCase{reason: ReasonTooOld, field: "time", index: -1, message: "earliest accepted time 2020-01-01T00:00:00Z"})
+}
+
+func TestDecodeFixCRSConversion(t *testing.T) {
+	// A Shanghai road vertex as AMap (GCJ-02) shows it, and the WGS-84
+	// position a GNSS receiver reports on that road: about 480 m apart
+	// without conversion.
+	const gcjLat, gcjLon = 31.228458, 121.478223
+	const roadLat, roadLon = 31.230400, 121.473700
+	// A point 2 km from the centre of Yongkang, converted forward to BD-09.
+	const yongkangLat, yongkangLon = 28.8908, 120.0425
+	bdLat, bdLon := geofence.GCJ02ToBD09(geofence.WGS84ToGCJ02(yongkangLat, yongkangLon))
+
+	tests := []struct {
+		name             string
+		crs              string
+		lat, lon         float64
+		wantLat, wantLon float64
+		maxErrM          float64
+	}{
+		{"gcj02 road vertex", `"gcj02"`, gcjLat, gcjLon, roadLat, roadLon, 5},
+		{"GCJ-02 spelling", `"GCJ-02"`, gcjLat, gcjLon, roadLat, roadLon, 5},
+		{"bd09 round trip", `"bd09"`, bdLat, bdLon, yongkangLat, yongkangLon, 0.01},
+		{"wgs84 unchanged", `"wgs84"`, roadLat, roadLon, roadLat, roadLon, 0},
+		{"gcj02 outside china unchanged", `"gcj02"`, 48.8566, 2.3522, 48.8566, 2.3522, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fix := decodeOne(t, fixObject(map[string]string{
+				"crs": tt.crs,
+				"lat": strconv.FormatFloat(tt.lat, 'g', -1, 64),
+				"lon": strconv.FormatFloat(tt.lon, 'g', -1, 64),
+			}))
+			if d := approxDistanceM(fix.Lat, fix.Lon, tt.wantLat, tt.wantLon); d > tt.maxErrM {
+				t.Errorf("position %v,%v is %.3f m from %v,%v, want at most %v m", fix.Lat, fix.Lon, d, tt.wantLat, tt.wantLon, tt.maxErrM)
+			}
+		})
+	}
+
+	t.Run("unconverted is far off", func(t *testing.T) {
+		if d := approxDistanceM(gcjLat, gcjLon, roadLat, roadLon); d < 400 {
+			t.Errorf("GCJ-02 and WGS-84 points only %.0f m apart; the test data no longer shows the offset", d)
+		}
+	})
+}
+
+// approxDistanceM is the equirectangular distance in metres, accurate to
+// well under 1 % over a few kilometres.
+func approxDistanceM(lat1, lon1, lat2, lon2 float64) float64 {
+	const earthRadiusM = 6371000.0
+	rad := math.Pi / 180
+	x := (lon2 - lon1) * rad * math.Cos((lat1+lat2)/2*rad)
+	y := (lat2 - lat1) * rad
+	return earthRadiusM * math.Hypot(x, y)
 }
 
 func TestDecodeFixBatchMixed(t *testing.T) {

@@ -85,9 +85,9 @@ func (c *objectCheck) inRange(field string, f, lo, hi float64, hint string) bool
 	var msg string
 	switch {
 	case math.IsInf(hi, 1):
-		msg = fmt.Sprintf("%s %v is below the minimum of %v", field, f, lo)
+		msg = fmt.Sprintf("%s %s is below the minimum of %s", field, formatNumber(f), formatNumber(lo))
 	default:
-		msg = fmt.Sprintf("%s %v is outside %v..%v", field, f, lo, hi)
+		msg = fmt.Sprintf("%s %s is outside %s..%s", field, formatNumber(f), formatNumber(lo), formatNumber(hi))
 	}
 	if hint != "" {
 		msg += "; " + hint
@@ -123,10 +123,10 @@ func (c *objectCheck) unsigned(field string, v *fastjson.Value, hi uint64) (uint
 	}
 	switch {
 	case f != math.Trunc(f):
-		c.fail(ReasonWrongType, field, fmt.Sprintf("%s %v is not an integer", field, f))
+		c.fail(ReasonWrongType, field, fmt.Sprintf("%s %s is not an integer", field, formatNumber(f)))
 		return 0, false
 	case f < 0 || f > float64(hi):
-		c.fail(ReasonOutOfRange, field, fmt.Sprintf("%s %v is outside 0..%d", field, f, hi))
+		c.fail(ReasonOutOfRange, field, fmt.Sprintf("%s %s is outside 0..%d", field, formatNumber(f), hi))
 		return 0, false
 	case f > maxExactFloatInt:
 		c.fail(ReasonWrongType, field, fmt.Sprintf("%s %s is not an exact integer; write it without fraction or exponent", field, rawText(v)))
@@ -282,10 +282,10 @@ func (c *objectCheck) checkTimeValue(field string, f float64, clamped time.Time,
 	reason := ReasonTooOld
 	if clamped.After(rules.max) {
 		reason = ReasonFutureTime
-		msg = fmt.Sprintf("%s %v is later than the receive time %s plus the allowed clock skew of %v",
-			field, f, formatTime(rules.received), rules.skew)
+		msg = fmt.Sprintf("%s %s is later than the receive time %s plus the allowed clock skew of %v",
+			field, formatNumber(f), formatTime(rules.received), rules.skew)
 	} else {
-		msg = fmt.Sprintf("%s %v is before the earliest accepted time %s", field, f, formatTime(rules.min))
+		msg = fmt.Sprintf("%s %s is before the earliest accepted time %s", field, formatNumber(f), formatTime(rules.min))
 	}
 	if hint != "" {
 		msg += "; " + hint
@@ -294,6 +294,16 @@ func (c *objectCheck) checkTimeValue(field string, f float64, clamped time.Time,
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// formatNumber writes f for a message in plain decimal notation, such as
+// 1706858149000 rather than 1.706858149e+12, and falls back to exponent
+// notation only for very large or very small magnitudes.
+func formatNumber(f float64) string {
+	if abs := math.Abs(f); abs == 0 || (abs >= 1e-6 && abs < 1e21) {
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}
 
 // maxQuoted caps how much of a client-supplied value a message repeats.
 const maxQuoted = 40

@@ -42,8 +42,7 @@ const (
 	ReasonEmptyBatch
 	// ReasonPayloadTooLarge is a payload longer than Limits.MaxPayloadBytes.
 	ReasonPayloadTooLarge
-	// ReasonUnsupportedCRS is a coordinate reference system other than
-	// WGS-84.
+	// ReasonUnsupportedCRS is a crs value other than wgs84, gcj02 or bd09.
 	ReasonUnsupportedCRS
 	// ReasonInvalidValue is a string field whose value is not one of the
 	// allowed names, such as an unknown source.
