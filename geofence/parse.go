@@ -19,6 +19,12 @@ const (
 	MaxRadiusM = 50_000.0
 )
 
+// MaxPositions caps the positions of one zone. A detailed county boundary
+// has a few thousand. The self-intersection sweep is near linear on real
+// boundaries but quadratic on a contrived serpentine ring, so the cap
+// bounds that worst case to a few seconds of CPU.
+const MaxPositions = 50_000
+
 // MaxSpeedLimitKmh is the highest speed limit a zone may set.
 const MaxSpeedLimitKmh = 200.0
 
@@ -109,6 +115,9 @@ func ParseFeature(raw []byte) (*Zone, error) {
 			verr.Add("geometry.coordinates", "a Polygon needs an array of rings, each an array of [lon, lat] positions")
 			break
 		}
+		if !checkPositionCount([][][][]float64{rings}, verr) {
+			break
+		}
 		if rectangle {
 			checkRectangle(rings, verr)
 		}
@@ -124,6 +133,9 @@ func ParseFeature(raw []byte) (*Zone, error) {
 		}
 		if len(polys) == 0 {
 			verr.Add("geometry.coordinates", "a MultiPolygon needs at least one polygon")
+		}
+		if !checkPositionCount(polys, verr) {
+			break
 		}
 		for i, rings := range polys {
 			if poly, ok := buildPolygon(fmt.Sprintf("geometry.coordinates[%d]", i), rings, z.SourceCRS, verr); ok {
@@ -401,6 +413,20 @@ func checkPosition(path string, pos []float64, verr *model.ValidationError) bool
 		ok = false
 	}
 	return ok
+}
+
+func checkPositionCount(polys [][][][]float64, verr *model.ValidationError) bool {
+	n := 0
+	for _, rings := range polys {
+		for _, ring := range rings {
+			n += len(ring)
+		}
+	}
+	if n > MaxPositions {
+		verr.Add("geometry.coordinates", fmt.Sprintf("has %d positions, more than the limit of %d; simplify the shape", n, MaxPositions))
+		return false
+	}
+	return true
 }
 
 func checkRectangle(rings [][][]float64, verr *model.ValidationError) {

@@ -276,3 +276,17 @@ func TestParseYongkangBoundary(t *testing.T) {
 		})
 	}
 }
+
+func TestParseFeatureRejectsTooManyPositions(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"type":"Feature","properties":{"name":"big","kind":"site"},"geometry":{"type":"Polygon","coordinates":[[`)
+	for i := range MaxPositions + 1 {
+		fmt.Fprintf(&b, "[%.6f,28.8],", 120+float64(i)*1e-6)
+	}
+	b.WriteString(`[120,28.8]]]}}`)
+	_, err := ParseFeature([]byte(b.String()))
+	var verr *model.ValidationError
+	if !errors.As(err, &verr) || !strings.Contains(verr.Error(), "more than the limit") {
+		t.Errorf("error = %v, want the position limit", err)
+	}
+}
