@@ -2,6 +2,7 @@ package forwarder
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,6 +47,9 @@ type Options struct {
 	ClientID string
 	Username string
 	Password string
+	// TLSConfig is used for ssl://, tls://, mqtts:// and wss:// URLs.
+	// Nil verifies the server against the system's root certificates.
+	TLSConfig *tls.Config
 	// TopicPrefix is prepended to Message.Topic with a "/"; default
 	// DefaultTopicPrefix.
 	TopicPrefix string

@@ -40,20 +40,27 @@ type mosquitto struct {
 // messages on SIGTERM and restores them on start, so a subscriber does not
 // miss messages across a broker restart.
 func newMosquitto(t *testing.T, persistent bool) *mosquitto {
+	return newMosquittoWith(t, persistent, func(string) string { return "" })
+}
+
+// newMosquittoWith is newMosquitto with listener options: extra receives
+// the broker's private directory and returns lines to add under the
+// listener, such as TLS files it wrote there.
+func newMosquittoWith(t *testing.T, persistent bool, extra func(dir string) string) *mosquitto {
 	t.Helper()
 	if _, err := os.Stat(mosquittoPath); err != nil {
 		t.Skipf("mosquitto not installed at %s (apt-get install mosquitto): %v", mosquittoPath, err)
 	}
 	dir := t.TempDir()
 	port := freePort(t)
-	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\nlog_dest stderr\nlog_type error\nlog_type warning\n", port)
+	conf := fmt.Sprintf("listener %d 127.0.0.1\n%sallow_anonymous true\nmax_queued_messages 100000\nlog_dest stderr\nlog_type error\n", port, extra(dir))
+	if os.Geteuid() == 0 {
+		// Started as root, mosquitto switches to the "mosquitto" user,
+		// which can neither read nor write this test's private temp dir.
+		conf += "user root\n"
+	}
 	if persistent {
 		conf += fmt.Sprintf("persistence true\npersistence_location %s/\n", dir)
-		if os.Geteuid() == 0 {
-			// Started as root, mosquitto switches to the "mosquitto" user,
-			// which cannot write into this test's private temp dir.
-			conf += "user root\n"
-		}
 	} else {
 		conf += "persistence false\n"
 	}
@@ -211,12 +218,12 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
-// testMessages builds n messages spread over keys terminals, each with a
-// JSON payload carrying its id, as the subscriber expects.
-func testMessages(prefix string, n, keys int) []Message {
+// testMessages builds n messages spread round-robin over terminalCount
+// terminals, each with a JSON payload carrying its id for the subscriber.
+func testMessages(prefix string, n, terminalCount int) []Message {
 	msgs := make([]Message, n)
 	for i := range msgs {
-		terminal := fmt.Sprintf("T%03d", i%keys)
+		terminal := fmt.Sprintf("T%03d", i%terminalCount)
 		id := fmt.Sprintf("%s-%05d", prefix, i)
 		body, _ := json.Marshal(map[string]any{"id": id, "terminal": terminal, "n": i})
 		msgs[i] = Message{ID: id, Topic: "deviations/" + terminal, Key: terminal, Payload: body}

@@ -416,13 +416,20 @@ func tripPayload(t model.Trip) TripPayload {
 // trackExcerpt returns the last maxTrackFixes fixes by fix time, oldest
 // first. The input is not modified.
 func trackExcerpt(fixes []model.Fix) []TrackPoint {
-	sorted := slices.Clone(fixes)
-	slices.SortStableFunc(sorted, func(a, b model.Fix) int { return a.Time.Compare(b.Time) })
-	if len(sorted) > maxTrackFixes {
-		sorted = sorted[len(sorted)-maxTrackFixes:]
+	// Sort indexes rather than the fixes: a Fix is large, and moving it
+	// was about half the time of BenchmarkDeviationMessage.
+	order := make([]int, len(fixes))
+	for i := range order {
+		order[i] = i
 	}
-	out := make([]TrackPoint, 0, len(sorted))
-	for _, f := range sorted {
+	slices.SortStableFunc(order, func(a, b int) int { return fixes[a].Time.Compare(fixes[b].Time) })
+	if len(order) > maxTrackFixes {
+		order = order[len(order)-maxTrackFixes:]
+	}
+
+	out := make([]TrackPoint, 0, len(order))
+	for _, i := range order {
+		f := &fixes[i]
 		pt := TrackPoint{Time: formatTime(f.Time), Lat: f.Lat, Lon: f.Lon}
 		if f.Has&model.HasSpeed != 0 {
 			speed := f.SpeedKmh

@@ -106,6 +106,7 @@ func (f *Forwarder) newClient(onLost func(error)) mqtt.Client {
 		SetClientID(f.opts.ClientID).
 		SetUsername(f.opts.Username).
 		SetPassword(f.opts.Password).
+		SetTLSConfig(f.opts.TLSConfig).
 		SetProtocolVersion(4).
 		SetCleanSession(true).
 		SetAutoReconnect(false).
