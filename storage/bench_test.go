@@ -11,7 +11,7 @@ import (
 )
 
 // BenchmarkAppendRawParallel measures synchronous appends of 200-byte
-// payloads from many goroutines; each waits for its fdatasync.
+// payloads from many goroutines. Each append waits for its fdatasync.
 func BenchmarkAppendRawParallel(b *testing.B) {
 	for _, perCPU := range []int{1, 16, 256} {
 		b.Run(fmt.Sprintf("goroutines_per_cpu=%d", perCPU), func(b *testing.B) {

@@ -10,7 +10,8 @@ import (
 )
 
 // DeviationQuery selects deviations. Zero fields do not filter. From
-// (inclusive) and To (exclusive) bound StartedAt; Limit > 0 caps the count.
+// (inclusive) and To (exclusive) bound StartedAt, and Limit > 0 caps the
+// count.
 type DeviationQuery struct {
 	Terminal string
 	Kind     model.DeviationKind

@@ -54,8 +54,14 @@ func TestDeviationUpsert(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err = s.Deviations(DeviationQuery{Terminal: "T1"})
-	if err != nil || len(got) != 1 || !got[0].StartedAt.Equal(moved.StartedAt) {
-		t.Fatalf("after moving start: %+v, %v", got, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("got %d deviations for T1 after moving the start, want 1", len(got))
+	}
+	if !got[0].StartedAt.Equal(moved.StartedAt) {
+		t.Fatalf("started_at = %s, want %s", got[0].StartedAt, moved.StartedAt)
 	}
 }
 
@@ -164,7 +170,10 @@ func TestPruneFixesAndDeviations(t *testing.T) {
 	}
 
 	again, err := s.Prune(now)
-	if err != nil || again != (PruneStats{}) {
-		t.Errorf("second Prune = %+v, %v; want nothing removed", again, err)
+	if err != nil {
+		t.Fatalf("second Prune: %v", err)
+	}
+	if again != (PruneStats{}) {
+		t.Errorf("second Prune removed %+v, want nothing", again)
 	}
 }

@@ -33,15 +33,15 @@
 //
 //	m/applied_raw_seq               uint64 BE, highest raw seq applied
 //	f/{terminal}\x00{time}{seq}     one fix, binary (see fixcodec.go)
-//	ft/{terminal}                   empty; terminals that have fixes
+//	ft/{terminal}                   empty value, marks terminals with fixes
 //	v/{terminal}                    model.Vehicle as JSON
 //	z/{id}                          model.Zone as JSON
 //	b/{id}                          model.Booking as JSON
 //	t/{id}                          model.Trip as JSON
-//	tv/{terminal}\x00{trip id}      empty; trips by vehicle
+//	tv/{terminal}\x00{trip id}      empty value, indexes trips by vehicle
 //	d/{id}                          model.Deviation as JSON
-//	ds/{started_at}{id}             empty; deviations by start time
-//	dt/{terminal}\x00{started_at}{id}  empty; deviations by vehicle and start
+//	ds/{started_at}{id}             empty value, indexes deviations by start
+//	dt/{terminal}\x00{started_at}{id}  empty value, by vehicle and start
 //	s/{key}                         opaque state blob
 //
 // The fix seq in keys is model.Fix.Seq (the unit's counter) as 8 bytes BE,

@@ -26,7 +26,7 @@ func (s *Store) putJSON(what string, key []byte, v any) error {
 	return nil
 }
 
-// getJSONLocked loads the JSON value under key into v; the caller holds
+// getJSONLocked loads the JSON value under key into v. The caller holds
 // closeMu.
 func (s *Store) getJSONLocked(what string, key []byte, v any) (bool, error) {
 	data, closer, err := s.db.Get(key)
@@ -289,7 +289,7 @@ func (s *Store) State(key string) ([]byte, bool, error) {
 	return append([]byte{}, v...), true, nil
 }
 
-// DeleteState removes the blob under key; a missing key is not an error.
+// DeleteState removes the blob under key. A missing key is not an error.
 func (s *Store) DeleteState(key string) error {
 	if err := s.rlock(); err != nil {
 		return err

@@ -19,16 +19,17 @@ import (
 //	8 bytes  Lat, 8 bytes Lon: float64 bits, little-endian
 //	varint   ReceivedAt - Time in ns, zigzag (when flag bit 2 is set)
 //	then, only for fields whose Has bit is set, in Has bit order:
-//	  AltM, SpeedKmh, HeadingDeg as compactFloat; Sats as uvarint;
-//	  HDOP, AccuracyM as compactFloat; OdometerKm as compactFloat;
-//	  Alarm, Status as uvarint
+//	  AltM, SpeedKmh, HeadingDeg   compactFloat
+//	  Sats                         uvarint
+//	  HDOP, AccuracyM, OdometerKm  compactFloat
+//	  Alarm, Status                uvarint
 //	uvarint  RawSeq
 //
 // Terminal, Time and Seq come from the key. A compactFloat is the float64
 // bits byte-reversed and written as a uvarint: values with short mantissas
 // such as 42.5 or 90 take 2 to 4 bytes, and every value round-trips
 // exactly. An optional field whose Has bit is clear is not stored and
-// decodes as zero; Valid, ACC, Source and Seq are always stored.
+// decodes as zero. Valid, ACC, Source and Seq are always stored.
 const fixCodecV1 = 1
 
 const (
@@ -121,7 +122,7 @@ func validateFix(f *model.Fix, i int, verr *model.ValidationError) {
 	}
 }
 
-// appendFixValue encodes the value part of f; f must pass validateFix.
+// appendFixValue encodes the value part of f, which must pass validateFix.
 func appendFixValue(b []byte, f *model.Fix) []byte {
 	flags := byte(f.Source) << fixFlagSourceShift
 	if f.Valid {

@@ -133,8 +133,11 @@ func TestPutFixesDuplicatesFirstWins(t *testing.T) {
 	first := simpleFix("T1", t0, 10)
 	first.Lat = 28.1
 	stored, dups, err := s.PutFixes([]model.Fix{first, simpleFix("T1", t0.Add(time.Second), 11)}, 5)
-	if err != nil || stored != 2 || dups != 0 {
-		t.Fatalf("first PutFixes = %d stored, %d duplicates, %v; want 2, 0, nil", stored, dups, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored != 2 || dups != 0 {
+		t.Fatalf("first PutFixes = %d stored, %d duplicates; want 2, 0", stored, dups)
 	}
 
 	resent := first
@@ -170,8 +173,11 @@ func TestPutFixesDuplicatesFirstWins(t *testing.T) {
 			batch = append(batch, f, f)
 		}
 		stored, dups, err := s.PutFixes(batch, 0)
-		if err != nil || stored != 50 || dups != 50 {
-			t.Fatalf("PutFixes = %d, %d, %v; want 50, 50, nil", stored, dups, err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored != 50 || dups != 50 {
+			t.Fatalf("PutFixes = %d stored, %d duplicates; want 50, 50", stored, dups)
 		}
 	})
 }
@@ -195,8 +201,11 @@ func TestAppliedRawSeq(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, err := s.AppliedRawSeq()
-			if err != nil || got != st.want {
-				t.Fatalf("AppliedRawSeq = %d, %v; want %d", got, err, st.want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != st.want {
+				t.Fatalf("AppliedRawSeq = %d, want %d", got, st.want)
 			}
 		})
 	}
@@ -216,12 +225,18 @@ func TestAppliedRawSeq(t *testing.T) {
 		}
 		s2 := openStore(t, Options{Dir: dir})
 		got, err := s2.AppliedRawSeq()
-		if err != nil || got != 200 {
-			t.Fatalf("AppliedRawSeq after reopen = %d, %v; want 200", got, err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != 200 {
+			t.Fatalf("AppliedRawSeq after reopen = %d, want 200", got)
 		}
 		track, err := s2.Track("T1", t0, t0.Add(time.Hour), 0)
-		if err != nil || len(track) != 4 {
-			t.Fatalf("track after reopen has %d fixes (%v), want 4", len(track), err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(track) != 4 {
+			t.Fatalf("track after reopen has %d fixes, want 4", len(track))
 		}
 	})
 }
@@ -289,8 +304,11 @@ func TestLatestAndLastFixes(t *testing.T) {
 	}
 
 	latest, ok, err := s.LatestFix("T1")
-	if err != nil || !ok {
-		t.Fatalf("LatestFix = %v, %v", ok, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok {
+		t.Fatal("LatestFix found nothing")
 	}
 	if !latest.Time.Equal(newer.Time) {
 		t.Errorf("LatestFix time = %s, want %s (max fix time, not last inserted)", latest.Time, newer.Time)

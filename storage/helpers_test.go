@@ -8,7 +8,8 @@ import (
 	"time"
 )
 
-// logBuffer collects log output for assertions; safe for concurrent use.
+// logBuffer collects log output for assertions. It is safe for
+// concurrent use.
 type logBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer

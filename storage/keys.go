@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Key prefixes; doc.go lists the full layout.
+// Key prefixes. The package documentation lists the full key layout.
 const (
 	prefixMeta          = "m/"
 	prefixFix           = "f/"

@@ -3,7 +3,7 @@ package storage
 import "github.com/prometheus/client_golang/prometheus"
 
 // metrics are the collectors of one Store. They are not registered
-// anywhere; the caller registers Store.Collectors.
+// anywhere, because the caller registers Store.Collectors.
 type metrics struct {
 	appendLatency prometheus.Histogram
 	fsyncBatch    prometheus.Histogram

@@ -35,7 +35,7 @@ type asyncWaiter struct {
 func newCommitGroup() *commitGroup { return &commitGroup{done: make(chan struct{})} }
 
 // rawLog is the append-only raw log. Appenders encode their record into
-// the pending buffer under mu; one writer goroutine swaps the buffer out,
+// the pending buffer under mu. One writer goroutine swaps the buffer out,
 // writes it with one write call, fdatasyncs once and then releases the
 // whole group (group commit).
 type rawLog struct {
@@ -252,7 +252,7 @@ func (l *rawLog) commit(buf []byte, first uint64) error {
 
 // rollback cuts the active segment back to its last synced size after a
 // failed write. If that fails too, the segment is abandoned so no later
-// record lands behind unsynced bytes; ReplayRaw skips such a tail.
+// record lands behind unsynced bytes. ReplayRaw skips such a tail.
 func (l *rawLog) rollback() {
 	err := l.file.Truncate(l.size)
 	if err == nil {

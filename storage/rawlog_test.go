@@ -270,8 +270,11 @@ func TestRawLogTornTailTruncated(t *testing.T) {
 				t.Fatal(err)
 			}
 			segs, err := listSegments(rawDir(dir))
-			if err != nil || len(segs) != 1 {
-				t.Fatalf("segments %v, err %v; want one", segs, err)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(segs) != 1 {
+				t.Fatalf("got segments %v, want one", segs)
 			}
 			path := segmentPath(rawDir(dir), segs[0])
 			info, err := os.Stat(path)
@@ -362,8 +365,11 @@ func TestRawLogDayRotationAndPrune(t *testing.T) {
 		t.Errorf("oldest kept segment is from %s, want 2026-01-20", first)
 	}
 	got := replayAll(t, s, 0)
-	if len(got) != 11 || got[0].Seq != 20 {
-		t.Fatalf("after prune replayed %d records starting at seq %d, want 11 from seq 20", len(got), got[0].Seq)
+	if len(got) != 11 {
+		t.Fatalf("after prune replayed %d records, want 11", len(got))
+	}
+	if got[0].Seq != 20 {
+		t.Errorf("first record after prune has seq %d, want 20", got[0].Seq)
 	}
 
 	// The active segment survives even when it is older than retention.
@@ -543,5 +549,47 @@ func TestRawLogDiskFull(t *testing.T) {
 	got := replayAll(t, s, 0)
 	if len(got) != 1 || got[0].Seq != seq {
 		t.Fatalf("replay after disk full: %d records, want only seq %d", len(got), seq)
+	}
+}
+
+// TestReplayRawCloseDuringCallback checks that Close does not deadlock
+// with a replay whose callback writes fixes, as recovery does.
+func TestReplayRawCloseDuringCallback(t *testing.T) {
+	s, err := Open(Options{Dir: t.TempDir(), Logger: newTestLogger(&logBuffer{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := s.AppendRaw(testRecord(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	closed := make(chan error, 1)
+	replayed := make(chan error, 1)
+	go func() {
+		replayed <- s.ReplayRaw(0, func(r RawRecord) error {
+			if r.Seq == 1 {
+				go func() { closed <- s.Close() }()
+				time.Sleep(50 * time.Millisecond) // let Close wait for the lock
+			}
+			_, _, err := s.PutFixes(nil, r.Seq)
+			if err != nil && !errors.Is(err, ErrClosed) {
+				return err
+			}
+			return nil
+		})
+	}()
+
+	select {
+	case err := <-replayed:
+		if err != nil {
+			t.Errorf("ReplayRaw: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ReplayRaw did not return within 10 s: deadlock with Close")
+	}
+	if err := <-closed; err != nil {
+		t.Errorf("Close: %v", err)
 	}
 }

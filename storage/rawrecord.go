@@ -11,7 +11,7 @@ import (
 // RawRecord is one MQTT PUBLISH as the broker received it, payload
 // unchanged.
 type RawRecord struct {
-	// Seq is assigned by AppendRaw; any value set by the caller is ignored.
+	// Seq is assigned by AppendRaw, which ignores any value the caller set.
 	Seq        uint64
 	ReceivedAt time.Time
 	ClientID   string

@@ -32,8 +32,8 @@ type Options struct {
 	FixRetention, RawRetention time.Duration
 	// DeviationRetention defaults to 3 years (3*365 days).
 	DeviationRetention time.Duration
-	// SegmentSizeBytes is the size at which a raw log segment is sealed;
-	// default 64 MiB.
+	// SegmentSizeBytes is the size at which a raw log segment is sealed.
+	// The default is 64 MiB.
 	SegmentSizeBytes int64
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
@@ -136,7 +136,7 @@ func pebbleOptions(log *slog.Logger) *pebble.Options {
 }
 
 // Close commits pending raw records, syncs derived data and closes both
-// stores. It is safe to call more than once; later calls return nil.
+// stores. It is safe to call more than once, and later calls return nil.
 func (s *Store) Close() error {
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
@@ -190,7 +190,7 @@ func (s *Store) AppendRaw(rec *RawRecord) (uint64, error) {
 // AppendRawAsync queues rec like AppendRaw but returns at once. done is
 // called exactly once: with the seq after the record is fdatasynced, or
 // with an error. For a record that cannot be queued it is called before
-// AppendRawAsync returns; otherwise it runs on the raw log's writer
+// AppendRawAsync returns. Otherwise it runs on the raw log's writer
 // goroutine, so it must be quick and must not call AppendRaw.
 func (s *Store) AppendRawAsync(rec *RawRecord, done func(seq uint64, err error)) {
 	if _, _, err := s.raw.append(rec, done); err != nil {
@@ -202,12 +202,13 @@ func (s *Store) AppendRawAsync(rec *RawRecord, done func(seq uint64, err error))
 // seq order, and stops at the first error fn returns. Records appended
 // while it runs may or may not be included. A corrupt frame inside a sealed
 // segment ends that segment with a Warn log and replay goes on with the
-// next one.
+// next one. fn may call other Store methods.
 func (s *Store) ReplayRaw(afterSeq uint64, fn func(RawRecord) error) error {
-	if err := s.rlock(); err != nil {
+	// closeMu is not held here: fn typically calls PutFixes, and a shared
+	// lock taken twice deadlocks once Close waits for the exclusive lock.
+	if err := s.raw.healthy(); errors.Is(err, ErrClosed) {
 		return err
 	}
-	defer s.closeMu.RUnlock()
 	return s.raw.replay(afterSeq, fn)
 }
 
@@ -218,7 +219,7 @@ func (s *Store) Healthy() error {
 }
 
 // Flush makes everything accepted so far durable: it waits for queued raw
-// records and syncs pebble's WAL. Call it at clean shutdown; Close does.
+// records and syncs pebble's WAL. Close does the same before closing.
 func (s *Store) Flush() error {
 	if err := s.rlock(); err != nil {
 		return err
