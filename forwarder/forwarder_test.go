@@ -23,37 +23,54 @@ import (
 func TestForwarderDelivery(t *testing.T) {
 	broker := newMosquitto(t, false)
 	broker.start()
-	sub := subscribe(t, broker.url(), "sub-delivery", true)
 
-	f, err := New(testOptions(t, broker.url(), t.TempDir()))
-	if err != nil {
-		t.Fatalf("New: %v", err)
+	tests := []struct {
+		name        string
+		maxInflight int
+	}{
+		{"one in flight", 1},
+		{"default window", 0},
+		{"wide window", 1024},
 	}
-	defer f.Close()
-	f.Start(t.Context())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sub := subscribe(t, broker.url(), "sub-delivery", true)
+			opts := testOptions(t, broker.url(), t.TempDir())
+			opts.MaxInflight = tt.maxInflight
+			f, err := New(opts)
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			defer f.Close()
+			f.Start(t.Context())
 
-	msgs := testMessages("delivery", 500, 7)
-	for chunk := range slices.Chunk(msgs, 50) {
-		if err := f.Enqueue(chunk...); err != nil {
-			t.Fatalf("Enqueue: %v", err)
-		}
-	}
-	want := messageIDs(msgs)
+			msgs := testMessages("delivery", 500, 7)
+			for chunk := range slices.Chunk(msgs, 50) {
+				if err := f.Enqueue(chunk...); err != nil {
+					t.Fatalf("Enqueue: %v", err)
+				}
+			}
+			want := messageIDs(msgs)
 
-	waitFor(t, 20*time.Second, "all messages at the subscriber", func() bool { return len(sub.received()) >= len(want) })
-	waitFor(t, 5*time.Second, "an empty outbox", func() bool { return f.Depth() == 0 })
-	got := sub.received()
-	if !slices.Equal(got, want) {
-		t.Fatalf("received %d ids, want %d in enqueue order; first difference at %d", len(got), len(want), firstDifference(got, want))
-	}
-	if !f.Connected() {
-		t.Error("Connected() = false while the broker is up")
-	}
-	if v := counterValue(t, f, "hwtrack_forwarded_total", kindDeviation); v != float64(len(want)) {
-		t.Errorf("hwtrack_forwarded_total{kind=deviation} = %v, want %d", v, len(want))
-	}
-	if v := counterValue(t, f, "hwtrack_outbox_depth", ""); v != 0 {
-		t.Errorf("hwtrack_outbox_depth = %v, want 0", v)
+			waitFor(t, 20*time.Second, "all messages at the subscriber", func() bool { return len(sub.received()) >= len(want) })
+			waitFor(t, 5*time.Second, "an empty outbox", func() bool { return f.Depth() == 0 })
+			got := sub.received()
+			if !slices.Equal(got, want) {
+				t.Fatalf("received %d ids, want %d in enqueue order; first difference at %d", len(got), len(want), firstDifference(got, want))
+			}
+			if !f.Connected() {
+				t.Error("Connected() = false while the broker is up")
+			}
+			if v := counterValue(t, f, "hwtrack_forwarded_total", kindDeviation); v != float64(len(want)) {
+				t.Errorf("hwtrack_forwarded_total{kind=deviation} = %v, want %d", v, len(want))
+			}
+			if v := counterValue(t, f, "hwtrack_outbox_depth", ""); v != 0 {
+				t.Errorf("hwtrack_outbox_depth = %v, want 0", v)
+			}
+			if v := counterValue(t, f, "hwtrack_upstream_connected", ""); v != 1 {
+				t.Errorf("hwtrack_upstream_connected = %v, want 1", v)
+			}
+		})
 	}
 }
 

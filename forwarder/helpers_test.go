@@ -28,7 +28,7 @@ const mosquittoPath = "/usr/sbin/mosquitto"
 // mosquitto is a broker process owned by one test, listening on a fixed
 // loopback port so it can be stopped and started again at the same address.
 type mosquitto struct {
-	t      *testing.T
+	t      testing.TB
 	port   int
 	conf   string
 	cmd    *exec.Cmd
@@ -39,14 +39,14 @@ type mosquitto struct {
 // the broker. With persistent set, the broker saves its sessions and queued
 // messages on SIGTERM and restores them on start, so a subscriber does not
 // miss messages across a broker restart.
-func newMosquitto(t *testing.T, persistent bool) *mosquitto {
+func newMosquitto(t testing.TB, persistent bool) *mosquitto {
 	return newMosquittoWith(t, persistent, func(string) string { return "" })
 }
 
 // newMosquittoWith is newMosquitto with listener options: extra receives
 // the broker's private directory and returns lines to add under the
 // listener, such as TLS files it wrote there.
-func newMosquittoWith(t *testing.T, persistent bool, extra func(dir string) string) *mosquitto {
+func newMosquittoWith(t testing.TB, persistent bool, extra func(dir string) string) *mosquitto {
 	t.Helper()
 	if _, err := os.Stat(mosquittoPath); err != nil {
 		t.Skipf("mosquitto not installed at %s (apt-get install mosquitto): %v", mosquittoPath, err)
@@ -118,7 +118,7 @@ func (m *mosquitto) stop() {
 	}
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
