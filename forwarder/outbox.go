@@ -155,13 +155,32 @@ func (o *outbox) applyAppend(msgs []Message) (int, error) {
 	return added, nil
 }
 
+// pendingID reports whether a message with id is waiting in the queue. An
+// index entry whose record is gone (moved aside as corrupt) does not count.
 func (o *outbox) pendingID(id string) (bool, error) {
-	_, closer, err := o.db.Get(indexKey(id))
+	value, closer, err := o.db.Get(indexKey(id))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("look up message %s: %w", id, err)
+	}
+	valid := len(value) == 8
+	var seq uint64
+	if valid {
+		seq = binary.BigEndian.Uint64(value)
+	}
+	_ = closer.Close()
+	if !valid {
+		return false, nil
+	}
+
+	_, closer, err = o.db.Get(queueKey(seq))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("look up message %s at seq %d: %w", id, seq, err)
 	}
 	_ = closer.Close()
 	return true, nil

@@ -214,6 +214,15 @@ func TestOutboxQuarantinesCorruptRecord(t *testing.T) {
 	} else {
 		_ = closer.Close()
 	}
+
+	// The corrupt record no longer blocks its id.
+	added, err := o.append(msgs[1:2])
+	if err != nil {
+		t.Fatalf("append after quarantine: %v", err)
+	}
+	if added != 1 {
+		t.Errorf("added = %d for the id of a quarantined record, want 1", added)
+	}
 }
 
 func TestOutboxConcurrentAppendKeepsOrderVisible(t *testing.T) {
