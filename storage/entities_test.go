@@ -148,6 +148,7 @@ func TestListsSortedByID(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+
 	vehicles, err := s.Vehicles()
 	if err != nil {
 		t.Fatal(err)
@@ -159,6 +160,7 @@ func TestListsSortedByID(t *testing.T) {
 	if !reflect.DeepEqual(terms, []string{"T1", "T2", "T3"}) {
 		t.Errorf("Vehicles order = %v", terms)
 	}
+
 	zones, err := s.Zones()
 	if err != nil {
 		t.Fatal(err)
@@ -170,6 +172,7 @@ func TestListsSortedByID(t *testing.T) {
 	if !reflect.DeepEqual(zoneIDs, []string{"zT1", "zT2", "zT3"}) {
 		t.Errorf("Zones order = %v", zoneIDs)
 	}
+
 	trips, err := s.Trips()
 	if err != nil {
 		t.Fatal(err)

@@ -134,6 +134,7 @@ func appendFixValue(b []byte, f *model.Fix) []byte {
 	if !f.ReceivedAt.IsZero() {
 		flags |= fixFlagReceivedAt
 	}
+
 	b = append(b, fixCodecV1, flags)
 	b = binary.AppendUvarint(b, uint64(f.Has))
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f.Lat))
@@ -141,6 +142,7 @@ func appendFixValue(b []byte, f *model.Fix) []byte {
 	if !f.ReceivedAt.IsZero() {
 		b = binary.AppendVarint(b, f.ReceivedAt.UnixNano()-f.Time.UnixNano())
 	}
+
 	if f.Has&model.HasAlt != 0 {
 		b = appendCompactFloat(b, f.AltM)
 	}

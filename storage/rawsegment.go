@@ -105,6 +105,7 @@ func (s *segmentReader) next() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+
 	if cap(s.body) < bodyLen {
 		s.body = make([]byte, bodyLen)
 	}
@@ -115,6 +116,7 @@ func (s *segmentReader) next() ([]byte, error) {
 	if crc32.Checksum(body, castagnoli) != crc {
 		return nil, fmt.Errorf("%w: CRC mismatch", errBadFrame)
 	}
+
 	seq := rawBodySeq(body)
 	if seq < s.firstSeq || (s.lastSeq != 0 && seq <= s.lastSeq) {
 		return nil, fmt.Errorf("%w: seq %d out of order after %d", errBadFrame, seq, s.lastSeq)
