@@ -152,6 +152,11 @@ func (s *Store) PutBooking(b model.Booking) error {
 	return s.putJSON("booking", makeKey(prefixBooking, b.ID), b)
 }
 
+// Bookings returns every booking sorted by id.
+func (s *Store) Bookings() ([]model.Booking, error) {
+	return scanJSON[model.Booking](s, "booking", prefixBooking)
+}
+
 // Booking returns the booking with id.
 func (s *Store) Booking(id string) (model.Booking, bool, error) {
 	var b model.Booking

@@ -147,6 +147,21 @@ func TestListsSortedByID(t *testing.T) {
 		if err := s.PutTrip(model.Trip{ID: "trip" + id, Terminal: id, Route: json.RawMessage(`null`)}); err != nil {
 			t.Fatal(err)
 		}
+		if err := s.PutBooking(model.Booking{ID: "b" + id, ManifestNo: "20263307000001"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	bookings, err := s.Bookings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bookingIDs []string
+	for _, b := range bookings {
+		bookingIDs = append(bookingIDs, b.ID)
+	}
+	if !reflect.DeepEqual(bookingIDs, []string{"bT1", "bT2", "bT3"}) {
+		t.Errorf("Bookings order = %v", bookingIDs)
 	}
 
 	vehicles, err := s.Vehicles()
