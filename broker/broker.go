@@ -95,6 +95,7 @@ func New(opts Options) (*Broker, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	mochiLog := log.With("component", "mochi")
 	log = log.With("component", "broker")
 
 	caps := mqtt.NewDefaultServerCapabilities()
@@ -116,7 +117,7 @@ func New(opts Options) (*Broker, error) {
 	b.server = mqtt.New(&mqtt.Options{
 		Capabilities: caps,
 		InlineClient: true,
-		Logger:       log.With("component", "mochi"),
+		Logger:       mochiLog,
 		// $SYS topics are not part of the contract; publish them rarely.
 		SysTopicResendInterval: 60,
 	})

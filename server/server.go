@@ -1,0 +1,340 @@
+// Package server wires hwtrack's components into one running server: the
+// store, the embedded broker, the ingest pipeline, the deviation engine,
+// the forwarder and the HTTP API.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hwtrack/hwtrack/api"
+	"github.com/hwtrack/hwtrack/broker"
+	"github.com/hwtrack/hwtrack/config"
+	"github.com/hwtrack/hwtrack/credential"
+	"github.com/hwtrack/hwtrack/deviation"
+	"github.com/hwtrack/hwtrack/forwarder"
+	"github.com/hwtrack/hwtrack/ingest"
+	"github.com/hwtrack/hwtrack/storage"
+)
+
+// Options are what a Server needs beyond its configuration. The listener
+// fields let tests bind free ports before start; nil means listen on the
+// configured address.
+type Options struct {
+	Config       config.Config
+	MQTTListener net.Listener
+	HTTPListener net.Listener
+	Logger       *slog.Logger
+	// AdminToken receives the admin API token when it is created on first
+	// start, so the caller can show it once. Nil logs it instead.
+	AdminToken func(token string)
+}
+
+// Server is a running hwtrack.
+type Server struct {
+	cfg config.Config
+	log *slog.Logger
+
+	store     *storage.Store
+	hasher    *credential.Hasher
+	tokens    *credential.Tokens
+	registry  *registry
+	engine    *deviation.Engine
+	forwarder *forwarder.Forwarder
+	pipeline  *ingest.Pipeline
+	broker    *broker.Broker
+	http      *http.Server
+	httpAddr  net.Addr
+	metrics   *prometheus.Registry
+
+	ready     atomic.Bool
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start opens the data directory, recovers from the raw log, and starts
+// every listener. On error everything already started is closed again.
+func Start(opts Options) (_ *Server, err error) {
+	cfg := opts.Config
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{cfg: cfg, log: log, stop: make(chan struct{}), metrics: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	if s.hasher, err = credential.LoadOrCreateHasher(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	adminHash, created, err := credential.EnsureAdminToken(cfg.DataDir, s.hasher)
+	if err != nil {
+		return nil, err
+	}
+	if created != "" {
+		if opts.AdminToken != nil {
+			opts.AdminToken(created)
+		} else {
+			log.Info("admin API token created; it is shown only this once", "token", created)
+		}
+	}
+	s.tokens = credential.NewTokens(s.hasher, cfg.HTTP.APITokens, adminHash)
+
+	s.store, err = storage.Open(storage.Options{
+		Dir:                filepath.Join(cfg.DataDir, "store"),
+		FixRetention:       cfg.Retention.Fixes.Std(),
+		RawRetention:       cfg.Retention.Raw.Std(),
+		DeviationRetention: cfg.Retention.Deviations.Std(),
+		Logger:             log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+
+	if s.registry, err = newRegistry(s.store, s.hasher); err != nil {
+		return nil, err
+	}
+
+	engineCfg := deviation.DefaultConfig()
+	engineCfg.MarginM = cfg.Rules.MarginM
+	engineCfg.MinFixes = cfg.Rules.MinFixes
+	engineCfg.Persistence = cfg.Rules.Persistence.Std()
+	s.engine = deviation.New(engineCfg, log)
+
+	if err := s.loadZoneFiles(cfg.ZoneFiles); err != nil {
+		return nil, err
+	}
+	if err := s.reloadZones(); err != nil {
+		return nil, err
+	}
+
+	s.forwarder, err = forwarder.New(forwarder.Options{
+		URL:         cfg.Upstream.URL,
+		ClientID:    cfg.Upstream.ClientID,
+		Username:    cfg.Upstream.Username,
+		Password:    cfg.Upstream.Password,
+		TopicPrefix: cfg.Upstream.TopicPrefix,
+		Dir:         filepath.Join(cfg.DataDir, "outbox"),
+		MaxInflight: cfg.Upstream.MaxInflight,
+		Logger:      log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open forwarder outbox: %w", err)
+	}
+
+	if err := s.restoreTrips(); err != nil {
+		return nil, err
+	}
+
+	limits := ingest.DefaultLimits()
+	limits.MaxBatch = cfg.Ingest.MaxBatch
+	limits.MaxFutureSkew = cfg.Ingest.MaxFutureSkew.Std()
+	limits.MaxPayloadBytes = cfg.MQTT.MaxPacketBytes
+	s.pipeline, err = ingest.NewPipeline(ingest.PipelineOptions{
+		Raw:     s.store,
+		Store:   s.store,
+		Engine:  s.engine,
+		Sink:    &deviationSink{s: s},
+		Reply:   s.reply,
+		Limits:  limits,
+		Workers: cfg.Ingest.Workers,
+		Logger:  log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	replayed, err := s.pipeline.Recover(s.registry.terminals())
+	if err != nil {
+		return nil, fmt.Errorf("recover from raw log: %w", err)
+	}
+	if replayed > 0 {
+		log.Info("recovered messages accepted before the last stop", "records", replayed)
+	}
+	s.pipeline.RunCheckpoints()
+	s.forwarder.Start(context.Background())
+
+	s.broker, err = broker.New(broker.Options{
+		Addr:           cfg.MQTT.Addr,
+		Listener:       opts.MQTTListener,
+		WebSocketAddr:  cfg.MQTT.WebSocketAddr,
+		MaxPacketBytes: cfg.MQTT.MaxPacketBytes,
+		ReceiveMaximum: cfg.MQTT.ReceiveMaximum,
+		MaxInflight:    cfg.MQTT.MaxInflight,
+		MaxQueued:      cfg.MQTT.MaxQueued,
+		SessionExpiry:  cfg.MQTT.SessionExpiry.Std(),
+		MessageExpiry:  cfg.MQTT.MessageExpiry.Std(),
+		MaxClients:     cfg.MQTT.MaxClients,
+		Credentials:    s.registry,
+		Handler:        s.pipeline,
+		Logger:         log,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	if err := s.registerMetrics(); err != nil {
+		return nil, err
+	}
+	if err := s.startHTTP(opts.HTTPListener); err != nil {
+		return nil, err
+	}
+	s.startRetention()
+	s.ready.Store(true)
+	log.Info("hwtrack started", "mqtt_addr", s.broker.Addr().String(), "http_addr", s.httpAddr.String(), "data_dir", cfg.DataDir)
+	return s, nil
+}
+
+func (s *Server) registerMetrics() error {
+	var cs []prometheus.Collector
+	cs = append(cs, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cs = append(cs, s.store.Collectors()...)
+	cs = append(cs, s.broker.Collectors()...)
+	cs = append(cs, s.pipeline.Collectors()...)
+	cs = append(cs, s.forwarder.Collectors()...)
+	for _, c := range cs {
+		if err := s.metrics.Register(c); err != nil {
+			return fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *Server) startHTTP(ln net.Listener) error {
+	if ln == nil {
+		var err error
+		ln, err = net.Listen("tcp", s.cfg.HTTP.Addr)
+		if err != nil {
+			return fmt.Errorf("listen for HTTP on %s: %w", s.cfg.HTTP.Addr, err)
+		}
+	}
+	s.httpAddr = ln.Addr()
+	handler := api.New(api.Options{
+		Store:      storeAdapter{s.store},
+		Hooks:      &apiHooks{s: s},
+		Authorize:  s.tokens.Valid,
+		HashSecret: s.hasher.Hash,
+		ParseZone:  parseZone,
+		Online:     s.broker.Online,
+		Ready:      s.readiness,
+		Metrics:    promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{Registry: s.metrics}),
+		Logger:     s.log,
+	})
+	s.http = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("HTTP server stopped", "err", err)
+		}
+	}()
+	s.log.Info("HTTP API listening", "addr", s.httpAddr.String())
+	return nil
+}
+
+// readiness reports why the server should not take traffic, or nil.
+func (s *Server) readiness() error {
+	if !s.ready.Load() {
+		return errors.New("starting or stopping")
+	}
+	if err := s.store.Healthy(); err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) startRetention() {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(time.Hour)
+		defer t.Stop()
+		for {
+			stats, err := s.store.Prune(time.Now())
+			if err != nil {
+				s.log.Error("retention prune failed", "err", err)
+			} else if stats != (storage.PruneStats{}) {
+				s.log.Info("retention pruned old data", "raw_segments", stats.RawSegments, "fixes", stats.Fixes, "deviations", stats.Deviations)
+			}
+			select {
+			case <-t.C:
+			case <-s.stop:
+				return
+			}
+		}
+	}()
+}
+
+func (s *Server) reply(topic string, payload []byte) error {
+	if s.broker == nil {
+		return nil
+	}
+	return s.broker.Publish(topic, payload)
+}
+
+// MQTTAddr returns the broker's TCP address.
+func (s *Server) MQTTAddr() net.Addr { return s.broker.Addr() }
+
+// HTTPAddr returns the HTTP listener's address.
+func (s *Server) HTTPAddr() net.Addr { return s.httpAddr }
+
+// Store returns the server's store, for tests and the demo.
+func (s *Server) Store() *storage.Store { return s.store }
+
+// Close stops accepting input, drains everything accepted to disk and
+// closes every component, in the reverse order of start. Safe to call
+// twice.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.ready.Store(false)
+		var errs []error
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if s.http != nil {
+			errs = append(errs, s.http.Shutdown(ctx))
+		}
+		if s.broker != nil {
+			errs = append(errs, s.broker.Close())
+		}
+		if s.pipeline != nil {
+			errs = append(errs, s.pipeline.Close())
+		}
+		close(s.stop)
+		s.wg.Wait()
+		if s.forwarder != nil {
+			errs = append(errs, s.forwarder.Close())
+		}
+		if s.store != nil {
+			errs = append(errs, s.store.Flush(), s.store.Close())
+		}
+		s.closeErr = errors.Join(errs...)
+		s.log.Info("hwtrack stopped", "err", s.closeErr)
+	})
+	return s.closeErr
+}

@@ -1,0 +1,131 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hwtrack/hwtrack/forwarder"
+	"github.com/hwtrack/hwtrack/model"
+)
+
+// restoreTrips gives the engine each vehicle's current trip: the latest one
+// not yet completed.
+func (s *Server) restoreTrips() error {
+	trips, err := s.store.Trips()
+	if err != nil {
+		return fmt.Errorf("load trips: %w", err)
+	}
+	current := map[string]model.Trip{}
+	for _, t := range trips {
+		if t.State == model.TripCompleted {
+			continue
+		}
+		if prev, ok := current[t.Terminal]; !ok || t.PlannedStart.After(prev.PlannedStart) {
+			current[t.Terminal] = t
+		}
+	}
+	for terminal, t := range current {
+		if _, err := s.engine.SetTrip(terminal, &t, time.Now()); err != nil {
+			s.log.Error("trip not restored", "trip_id", t.ID, "vehicle_id", terminal, "err", err)
+		}
+	}
+	return nil
+}
+
+// bookings loads the bookings a trip lists; missing ones are skipped with a
+// log line rather than holding back a deviation.
+func (s *Server) bookings(t *model.Trip) []model.Booking {
+	if t == nil {
+		return nil
+	}
+	out := make([]model.Booking, 0, len(t.Bookings))
+	for _, id := range t.Bookings {
+		b, ok, err := s.store.Booking(id)
+		if err != nil || !ok {
+			s.log.Warn("booking of trip not found", "trip_id", t.ID, "booking_id", id, "err", err)
+			continue
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// forwardTrip queues a trip lifecycle record for the regulator.
+func (s *Server) forwardTrip(event string, t model.Trip, at time.Time) error {
+	msg, err := forwarder.TripMessage(event, t, s.registry.vehicle(t.Terminal), s.bookings(&t), at)
+	if err != nil {
+		return fmt.Errorf("build %s record of trip %s: %w", event, t.ID, err)
+	}
+	return s.forwarder.Enqueue(msg)
+}
+
+// deviationSink stores deviation transitions and queues them for the
+// regulator with the trip and its bookings.
+type deviationSink struct {
+	s *Server
+}
+
+// excerptFixes is how many recent fixes travel with a forwarded deviation.
+const excerptFixes = 10
+
+func (d *deviationSink) HandleDeviations(terminal string, ds []model.Deviation) {
+	s := d.s
+	for _, dev := range ds {
+		if err := s.store.PutDeviation(dev); err != nil {
+			s.log.Error("deviation not stored", "vehicle_id", terminal, "deviation_id", dev.ID, "err", err)
+		}
+		var trip *model.Trip
+		if dev.TripID != "" {
+			if t, ok, err := s.store.Trip(dev.TripID); err == nil && ok {
+				trip = &t
+			}
+		}
+		excerpt, err := s.store.LastFixes(terminal, excerptFixes)
+		if err != nil {
+			s.log.Warn("track excerpt not loaded", "vehicle_id", terminal, "err", err)
+		}
+		msg, err := forwarder.DeviationMessage(dev, s.registry.vehicle(terminal), trip, s.bookings(trip), excerpt)
+		if err == nil {
+			err = s.forwarder.Enqueue(msg)
+		}
+		if err != nil {
+			s.log.Error("deviation not queued for the regulator", "vehicle_id", terminal, "deviation_id", dev.ID, "err", err)
+			continue
+		}
+		s.log.Info("deviation "+dev.State.String(), "vehicle_id", terminal, "kind", dev.Kind.String(), "deviation_id", dev.ID, "trip_id", dev.TripID, "late", dev.Late)
+	}
+}
+
+// apiHooks applies API changes to the running components.
+type apiHooks struct {
+	s *Server
+}
+
+func (h *apiHooks) VehicleRegistered(v model.Vehicle) { h.s.registry.put(v) }
+
+func (h *apiHooks) ZonesChanged() {
+	if err := h.s.reloadZones(); err != nil {
+		h.s.log.Error("zones not reloaded", "err", err)
+	}
+}
+
+func (h *apiHooks) TripCreated(t model.Trip) error {
+	s := h.s
+	closed, err := s.engine.SetTrip(t.Terminal, &t, time.Now())
+	if err != nil {
+		return fmt.Errorf("activate trip route: %w", err)
+	}
+	(&deviationSink{s: s}).HandleDeviations(t.Terminal, closed)
+	return s.forwardTrip("dispatched", t, t.CreatedAt)
+}
+
+func (h *apiHooks) TripCompleted(t model.Trip) error {
+	s := h.s
+	closed, err := s.engine.SetTrip(t.Terminal, &t, t.CompletedAt)
+	if err != nil {
+		return fmt.Errorf("close trip route: %w", err)
+	}
+	(&deviationSink{s: s}).HandleDeviations(t.Terminal, closed)
+	return errors.Join(s.forwardTrip("completed", t, t.CompletedAt))
+}

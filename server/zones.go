@@ -1,0 +1,85 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/hwtrack/hwtrack/geofence"
+	"github.com/hwtrack/hwtrack/model"
+)
+
+// parseZone validates a GeoJSON Feature and returns it as stored: in
+// WGS-84, whatever datum it was drawn in.
+func parseZone(raw []byte) (model.Zone, error) {
+	z, err := geofence.ParseFeature(raw)
+	if err != nil {
+		return model.Zone{}, err
+	}
+	z.ID = "" // the API assigns ids
+	feature, err := z.MarshalFeature()
+	if err != nil {
+		return model.Zone{}, fmt.Errorf("encode zone: %w", err)
+	}
+	return model.Zone{Name: z.Name, Kind: z.Kind.String(), Feature: feature}, nil
+}
+
+type featureCollection struct {
+	Type     string            `json:"type"`
+	Features []json.RawMessage `json:"features"`
+}
+
+// loadZoneFiles stores every feature of the configured GeoJSON files under
+// its feature id, replacing the previous version of that zone.
+func (s *Server) loadZoneFiles(paths []string) error {
+	for _, path := range paths {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("read zone file: %w", err)
+		}
+		var fc featureCollection
+		if err := json.Unmarshal(data, &fc); err != nil || fc.Type != "FeatureCollection" {
+			return fmt.Errorf("zone file %s: want a GeoJSON FeatureCollection", path)
+		}
+		for i, raw := range fc.Features {
+			z, err := geofence.ParseFeature(raw)
+			if err != nil {
+				return fmt.Errorf("zone file %s: features[%d]: %w", path, i, err)
+			}
+			if z.ID == "" {
+				return fmt.Errorf("zone file %s: features[%d]: needs an \"id\" so it can be replaced on the next start", path, i)
+			}
+			feature, err := z.MarshalFeature()
+			if err != nil {
+				return fmt.Errorf("zone file %s: features[%d]: %w", path, i, err)
+			}
+			mz := model.Zone{ID: z.ID, Name: z.Name, Kind: z.Kind.String(), Feature: feature, CreatedAt: time.Now().UTC()}
+			if err := s.store.PutZone(mz); err != nil {
+				return fmt.Errorf("store zone %s: %w", z.ID, err)
+			}
+		}
+		s.log.Info("zone file loaded", "path", path, "zones", len(fc.Features))
+	}
+	return nil
+}
+
+// reloadZones compiles every stored zone into the engine's index.
+func (s *Server) reloadZones() error {
+	stored, err := s.store.Zones()
+	if err != nil {
+		return fmt.Errorf("load zones: %w", err)
+	}
+	zones := make([]*geofence.Zone, 0, len(stored))
+	for i := range stored {
+		z, err := geofence.FromModel(&stored[i])
+		if err != nil {
+			// One bad stored zone must not disable every other fence.
+			s.log.Error("stored zone skipped", "zone_id", stored[i].ID, "err", err)
+			continue
+		}
+		zones = append(zones, z)
+	}
+	s.engine.SetZones(zones)
+	return nil
+}
