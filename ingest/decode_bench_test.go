@@ -26,12 +26,14 @@ func BenchmarkDecodeFixSingle(b *testing.B) {
 	lim := DefaultLimits()
 	b.ReportAllocs()
 	b.SetBytes(int64(len(benchFix)))
+	start := processCPU(b)
 	for b.Loop() {
 		res := DecodeFix(testTerminal, benchFix, testReceived, lim)
 		if len(res.Fixes) != 1 {
 			b.Fatalf("rejected: %v", res.Rejects)
 		}
 	}
+	reportCPUPerOp(b, start)
 }
 
 func BenchmarkDecodeFixSingleUnixMs(b *testing.B) {
@@ -40,12 +42,14 @@ func BenchmarkDecodeFixSingleUnixMs(b *testing.B) {
 	lim := DefaultLimits()
 	b.ReportAllocs()
 	b.SetBytes(int64(len(payload)))
+	start := processCPU(b)
 	for b.Loop() {
 		res := DecodeFix(testTerminal, payload, testReceived, lim)
 		if len(res.Fixes) != 1 {
 			b.Fatalf("rejected: %v", res.Rejects)
 		}
 	}
+	reportCPUPerOp(b, start)
 }
 
 func BenchmarkDecodeFixBatch16(b *testing.B) {
@@ -53,24 +57,28 @@ func BenchmarkDecodeFixBatch16(b *testing.B) {
 	lim := DefaultLimits()
 	b.ReportAllocs()
 	b.SetBytes(int64(len(payload)))
+	start := processCPU(b)
 	for b.Loop() {
 		res := DecodeFix(testTerminal, payload, testReceived, lim)
 		if len(res.Fixes) != 16 {
 			b.Fatalf("got %d fixes, rejections %v", len(res.Fixes), res.Rejects)
 		}
 	}
+	reportCPUPerOp(b, start)
 }
 
 func BenchmarkDecodeFixRejected(b *testing.B) {
 	payload := []byte(`{"time":"2026-12-04T09:30:05+08:00","lat":121.47,"lon":28.89,"speed":-1,"seq":4711}`)
 	lim := DefaultLimits()
 	b.ReportAllocs()
+	start := processCPU(b)
 	for b.Loop() {
 		res := DecodeFix(testTerminal, payload, testReceived, lim)
 		if len(res.Rejects) != 2 {
 			b.Fatalf("got rejections %v, want 2", res.Rejects)
 		}
 	}
+	reportCPUPerOp(b, start)
 }
 
 func BenchmarkDecodeOwnTracks(b *testing.B) {
@@ -79,12 +87,14 @@ func BenchmarkDecodeOwnTracks(b *testing.B) {
 	lim := DefaultLimits()
 	b.ReportAllocs()
 	b.SetBytes(int64(len(payload)))
+	start := processCPU(b)
 	for b.Loop() {
 		res := DecodeOwnTracks(testTerminal, payload, otReceived, lim)
 		if len(res.Fixes) != 1 {
 			b.Fatalf("rejected: %v", res.Rejects)
 		}
 	}
+	reportCPUPerOp(b, start)
 }
 
 // stdlibFix is what a plain encoding/json decoder of the fix object would
@@ -113,10 +123,12 @@ type stdlibFix struct {
 func BenchmarkStdlibUnmarshalFix(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(benchFix)))
+	start := processCPU(b)
 	for b.Loop() {
 		var f stdlibFix
 		if err := json.Unmarshal(benchFix, &f); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportCPUPerOp(b, start)
 }
