@@ -6,6 +6,6 @@
 // through the HTTP API, whose fixes are published over MQTT with paho.
 //
 // The readers are pure functions of their input, so they can be fuzzed and
-// benchmarked alone; the network parts (Publisher, APIClient, Replay) take
+// benchmarked alone. The network parts (Publisher, APIClient, Replay) take
 // a context and a *slog.Logger.
 package simulator

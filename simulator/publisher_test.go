@@ -92,11 +92,11 @@ func decodeFixPayload(t *testing.T, payload []byte, array bool) []model.FixJSON 
 		}
 		return out
 	}
-	var one model.FixJSON
-	if err := json.Unmarshal(payload, &one); err != nil {
+	var single model.FixJSON
+	if err := json.Unmarshal(payload, &single); err != nil {
 		t.Fatalf("decode fix %s: %v", payload, err)
 	}
-	return []model.FixJSON{one}
+	return []model.FixJSON{single}
 }
 
 // checkReceivedFixes checks that got holds want in order, with +08:00

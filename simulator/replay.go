@@ -148,7 +148,7 @@ func Replay(ctx context.Context, opts ReplayOptions) (Report, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v := &vehicleRun{opts: &opts, api: api, start: start, index: i, file: file, terminal: terminals[i]}
+			v := &vehicleRun{opts: &opts, api: api, start: start, index: i, file: file, terminal: terminals[i], runLog: log}
 			v.log = log.With("vehicle_id", v.terminal)
 			report.Vehicles[i] = v.run(ctx)
 		}()
@@ -194,6 +194,7 @@ type vehicleRun struct {
 	opts     *ReplayOptions
 	api      *APIClient
 	log      *slog.Logger
+	runLog   *slog.Logger // without vehicle_id, which the publisher adds
 	start    time.Time
 	index    int
 	file     string
@@ -245,7 +246,7 @@ func (v *vehicleRun) play(ctx context.Context) error {
 
 	pub, err := NewPublisher(ctx, PublisherConfig{
 		Broker: v.opts.Broker, Terminal: v.terminal, Password: password,
-		QoS: v.opts.QoS, BatchSize: v.opts.BatchSize, Logger: v.log,
+		QoS: v.opts.QoS, BatchSize: v.opts.BatchSize, Logger: v.runLog,
 	})
 	if err != nil {
 		return err
@@ -329,7 +330,9 @@ func (v *vehicleRun) settle(ctx context.Context, from, to time.Time) error {
 		seen := countDeviations(devs)
 		v.rep.Stored, v.rep.Seen = len(track), seen
 		key := fmt.Sprint(seen)
-		if len(track) == prevStored && key == prevDevs && len(track) >= v.rep.Acknowledged {
+		// Fixes the server rejected on the error topic are never stored.
+		complete := len(track) >= v.rep.Acknowledged-v.rep.Rejected
+		if len(track) == prevStored && key == prevDevs && complete {
 			return nil
 		}
 		if time.Now().After(deadline) {

@@ -138,9 +138,9 @@ func (a *testAPI) received(terminal string) []model.FixJSON {
 			out = append(out, batch...)
 			continue
 		}
-		var one model.FixJSON
-		if json.Unmarshal(m.payload, &one) == nil {
-			out = append(out, one)
+		var single model.FixJSON
+		if json.Unmarshal(m.payload, &single) == nil {
+			out = append(out, single)
 		}
 	}
 	return out
