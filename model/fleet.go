@@ -18,21 +18,21 @@ type Vehicle struct {
 
 // Shipper is the enterprise a booking collects from (移出人).
 type Shipper struct {
-	Name       string  `json:"name"`
-	CreditCode string  `json:"credit_code"` // unified social credit code, 18 characters
-	Lat        float64 `json:"lat"`
-	Lon        float64 `json:"lon"`
+	Name       string  `json:"name" yaml:"name"`
+	CreditCode string  `json:"credit_code" yaml:"credit_code"` // unified social credit code, 18 characters
+	Lat        float64 `json:"lat" yaml:"lat"`
+	Lon        float64 `json:"lon" yaml:"lon"`
 }
 
 // Waste is one line of a transfer manifest.
 type Waste struct {
-	Code      string  `json:"code"` // NNN-NNN-NN; the last two digits are the HW category
-	Name      string  `json:"name"`
-	Form      string  `json:"form"`   // physical form, e.g. 液态, 固态
-	Hazard    string  `json:"hazard"` // hazard characteristics, e.g. T, T/I
-	Packaging string  `json:"packaging"`
-	Count     int     `json:"count"`
-	WeightKg  float64 `json:"weight_kg"`
+	Code      string  `json:"code" yaml:"code"` // NNN-NNN-NN; the last two digits are the HW category
+	Name      string  `json:"name" yaml:"name"`
+	Form      string  `json:"form" yaml:"form"`     // physical form, e.g. 液态, 固态
+	Hazard    string  `json:"hazard" yaml:"hazard"` // hazard characteristics, e.g. T, T/I
+	Packaging string  `json:"packaging" yaml:"packaging"`
+	Count     int     `json:"count" yaml:"count"`
+	WeightKg  float64 `json:"weight_kg" yaml:"weight_kg"`
 }
 
 // Booking is one enterprise's pickup request with its transfer manifest
