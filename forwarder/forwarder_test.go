@@ -1,6 +1,8 @@
 package forwarder
 
 import (
+	"github.com/hwtrack/hwtrack/internal/testenv"
+
 	"bufio"
 	"context"
 	"errors"
@@ -21,8 +23,8 @@ import (
 )
 
 func TestForwarderDelivery(t *testing.T) {
-	broker := newMosquitto(t, false)
-	broker.start()
+	broker := testenv.NewMosquitto(t, false)
+	broker.Start()
 
 	tests := []struct {
 		name        string
@@ -34,8 +36,8 @@ func TestForwarderDelivery(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sub := subscribe(t, broker.url(), "sub-delivery", true)
-			opts := testOptions(t, broker.url(), t.TempDir())
+			sub := subscribe(t, broker.URL(), "sub-delivery", true)
+			opts := testOptions(t, broker.URL(), t.TempDir())
 			opts.MaxInflight = tt.maxInflight
 			f, err := New(opts)
 			if err != nil {
@@ -75,12 +77,12 @@ func TestForwarderDelivery(t *testing.T) {
 }
 
 func TestForwarderOutageAndRestart(t *testing.T) {
-	broker := newMosquitto(t, false)
+	broker := testenv.NewMosquitto(t, false)
 	dir := t.TempDir()
 	msgs := testMessages("outage", 120, 4)
 
 	// First run: the broker is down, so everything stays in the outbox.
-	first, err := New(testOptions(t, broker.url(), dir))
+	first, err := New(testOptions(t, broker.URL(), dir))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -107,9 +109,9 @@ func TestForwarderOutageAndRestart(t *testing.T) {
 	}
 
 	// Second run on the same directory, with the broker back.
-	broker.start()
-	sub := subscribe(t, broker.url(), "sub-outage", true)
-	second, err := New(testOptions(t, broker.url(), dir))
+	broker.Start()
+	sub := subscribe(t, broker.URL(), "sub-outage", true)
+	second, err := New(testOptions(t, broker.URL(), dir))
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
@@ -185,10 +187,10 @@ func TestForwarderSurvivesKill(t *testing.T) {
 		t.Fatalf("helper reported %d durable messages, want %d", len(durable), count)
 	}
 
-	broker := newMosquitto(t, false)
-	broker.start()
-	sub := subscribe(t, broker.url(), "sub-kill", true)
-	f, err := New(testOptions(t, broker.url(), dir))
+	broker := testenv.NewMosquitto(t, false)
+	broker.Start()
+	sub := subscribe(t, broker.URL(), "sub-kill", true)
+	f, err := New(testOptions(t, broker.URL(), dir))
 	if err != nil {
 		t.Fatalf("reopen after kill: %v", err)
 	}
@@ -207,11 +209,11 @@ func TestForwarderSurvivesKill(t *testing.T) {
 func TestForwarderBrokerRestartMidStream(t *testing.T) {
 	// A persistent broker and subscriber session, so the subscriber loses
 	// nothing that the broker acknowledged before it went down.
-	broker := newMosquitto(t, true)
-	broker.start()
-	sub := subscribe(t, broker.url(), "sub-restart", false)
+	broker := testenv.NewMosquitto(t, true)
+	broker.Start()
+	sub := subscribe(t, broker.URL(), "sub-restart", false)
 
-	f, err := New(testOptions(t, broker.url(), t.TempDir()))
+	f, err := New(testOptions(t, broker.URL(), t.TempDir()))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -232,10 +234,10 @@ func TestForwarderBrokerRestartMidStream(t *testing.T) {
 	}()
 
 	waitFor(t, 10*time.Second, "the first deliveries", func() bool { return len(sub.received()) >= 50 })
-	broker.stop()
+	broker.Stop()
 	waitFor(t, 5*time.Second, "the forwarder to notice the broker is gone", func() bool { return !f.Connected() })
 	waitFor(t, 5*time.Second, "messages queued during the outage", func() bool { return f.Depth() > 0 })
-	broker.start()
+	broker.Start()
 
 	if err := <-produced; err != nil {
 		t.Fatalf("Enqueue: %v", err)

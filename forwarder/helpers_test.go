@@ -6,14 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,112 +16,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 )
-
-const mosquittoPath = "/usr/sbin/mosquitto"
-
-// mosquitto is a broker process owned by one test, listening on a fixed
-// loopback port so it can be stopped and started again at the same address.
-type mosquitto struct {
-	t      testing.TB
-	port   int
-	conf   string
-	cmd    *exec.Cmd
-	stderr *bytes.Buffer
-}
-
-// newMosquitto writes a config for a free loopback port without starting
-// the broker. With persistent set, the broker saves its sessions and queued
-// messages on SIGTERM and restores them on start, so a subscriber does not
-// miss messages across a broker restart.
-func newMosquitto(t testing.TB, persistent bool) *mosquitto {
-	return newMosquittoWith(t, persistent, func(string) string { return "" })
-}
-
-// newMosquittoWith is newMosquitto with listener options: extra receives
-// the broker's private directory and returns lines to add under the
-// listener, such as TLS files it wrote there.
-func newMosquittoWith(t testing.TB, persistent bool, extra func(dir string) string) *mosquitto {
-	t.Helper()
-	if _, err := os.Stat(mosquittoPath); err != nil {
-		t.Skipf("mosquitto not installed at %s (apt-get install mosquitto): %v", mosquittoPath, err)
-	}
-	dir := t.TempDir()
-	port := freePort(t)
-	conf := fmt.Sprintf("listener %d 127.0.0.1\n%sallow_anonymous true\nmax_queued_messages 100000\nlog_dest stderr\nlog_type error\n", port, extra(dir))
-	if os.Geteuid() == 0 {
-		// Started as root, mosquitto switches to the "mosquitto" user,
-		// which can neither read nor write this test's private temp dir.
-		conf += "user root\n"
-	}
-	if persistent {
-		conf += fmt.Sprintf("persistence true\npersistence_location %s/\n", dir)
-	} else {
-		conf += "persistence false\n"
-	}
-	path := filepath.Join(dir, "mosquitto.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		t.Fatalf("write mosquitto config: %v", err)
-	}
-	m := &mosquitto{t: t, port: port, conf: path}
-	t.Cleanup(m.stop)
-	return m
-}
-
-func (m *mosquitto) url() string { return "tcp://127.0.0.1:" + strconv.Itoa(m.port) }
-
-func (m *mosquitto) start() {
-	m.t.Helper()
-	m.stderr = &bytes.Buffer{}
-	m.cmd = exec.Command(mosquittoPath, "-c", m.conf)
-	m.cmd.Stderr = m.stderr
-	if err := m.cmd.Start(); err != nil {
-		m.t.Fatalf("start mosquitto: %v", err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		conn, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(m.port), 100*time.Millisecond)
-		if err == nil {
-			_ = conn.Close()
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	m.stop()
-	m.t.Fatalf("mosquitto did not accept connections on port %d within 5 s; stderr: %s", m.port, m.stderr)
-}
-
-// stop sends SIGTERM to the broker's PID and waits for it to exit, killing
-// it after 5 s.
-func (m *mosquitto) stop() {
-	if m.cmd == nil || m.cmd.Process == nil {
-		return
-	}
-	cmd := m.cmd
-	m.cmd = nil
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find free port: %v", err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	return port
-}
 
 // subscriber records the ids of every message received on {prefix}/#.
 type subscriber struct {

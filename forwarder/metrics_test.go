@@ -1,6 +1,8 @@
 package forwarder
 
 import (
+	"github.com/hwtrack/hwtrack/internal/testenv"
+
 	"slices"
 	"strconv"
 	"testing"
@@ -32,9 +34,9 @@ func TestMessageKind(t *testing.T) {
 func BenchmarkForward(b *testing.B) {
 	for _, window := range []int{1, 64} {
 		b.Run("window="+strconv.Itoa(window), func(b *testing.B) {
-			broker := newMosquitto(b, false)
-			broker.start()
-			f, err := New(Options{URL: broker.url(), Dir: b.TempDir(), MaxInflight: window, ClientID: "bench-forward"})
+			broker := testenv.NewMosquitto(b, false)
+			broker.Start()
+			f, err := New(Options{URL: broker.URL(), Dir: b.TempDir(), MaxInflight: window, ClientID: "bench-forward"})
 			if err != nil {
 				b.Fatalf("New: %v", err)
 			}

@@ -1,6 +1,8 @@
 package forwarder
 
 import (
+	"github.com/hwtrack/hwtrack/internal/testenv"
+
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -83,10 +85,10 @@ func newTestCA(t *testing.T) testCA {
 
 func TestForwarderOverTLS(t *testing.T) {
 	ca := newTestCA(t)
-	tlsPort := freePort(t)
+	tlsPort := testenv.FreePort(t)
 	// The first listener stays plain for the subscriber; the forwarder
 	// uses the second, TLS listener.
-	broker := newMosquittoWith(t, false, func(dir string) string {
+	broker := testenv.NewMosquittoWith(t, false, func(dir string) string {
 		cert, key := filepath.Join(dir, "server.pem"), filepath.Join(dir, "server.key")
 		if err := os.WriteFile(cert, ca.serverPEM, 0o600); err != nil {
 			t.Fatalf("write server certificate: %v", err)
@@ -96,7 +98,7 @@ func TestForwarderOverTLS(t *testing.T) {
 		}
 		return fmt.Sprintf("listener %d 127.0.0.1\ncertfile %s\nkeyfile %s\n", tlsPort, cert, key)
 	})
-	broker.start()
+	broker.Start()
 	tlsURL := fmt.Sprintf("ssl://127.0.0.1:%d", tlsPort)
 
 	tests := []struct {
@@ -109,7 +111,7 @@ func TestForwarderOverTLS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sub := subscribe(t, broker.url(), "sub-tls-"+tt.name, true)
+			sub := subscribe(t, broker.URL(), "sub-tls-"+tt.name, true)
 			opts := testOptions(t, tlsURL, t.TempDir())
 			opts.TLSConfig = tt.tlsConfig
 			f, err := New(opts)
