@@ -304,6 +304,9 @@ func (s *Server) MQTTAddr() net.Addr { return s.broker.Addr() }
 // HTTPAddr returns the HTTP listener's address.
 func (s *Server) HTTPAddr() net.Addr { return s.httpAddr }
 
+// OutboxDepth returns how many messages wait for the regulator broker.
+func (s *Server) OutboxDepth() int { return s.forwarder.Depth() }
+
 // Store returns the server's store, for tests and the demo.
 func (s *Server) Store() *storage.Store { return s.store }
 
