@@ -24,11 +24,34 @@ const FleetFile = "configs/demo.yaml"
 // lapPause is how long a truck waits at the end of its run before the next.
 const lapPause = 20 * time.Second
 
+// Demo is a running demo: the server, the sample regulator and the
+// drivers of the sample trucks.
+type Demo struct {
+	Server *server.Server
+	// Token is an API token valid while the demo runs.
+	Token     string
+	regulator *SampleRegulator
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+}
+
 // Run starts the demo and blocks until ctx is done.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	fleet, err := LoadFleet(FleetFile)
+	d, err := Start(ctx, cfg, FleetFile, log)
 	if err != nil {
 		return err
+	}
+	<-ctx.Done()
+	log.Info("demo stopping")
+	return d.Close()
+}
+
+// Start starts the server on loopback with the fleet file's trucks and
+// returns once they are on their way.
+func Start(ctx context.Context, cfg config.Config, fleetFile string, log *slog.Logger) (*Demo, error) {
+	fleet, err := LoadFleet(fleetFile)
+	if err != nil {
+		return nil, err
 	}
 	cfg = loopbackOnly(cfg)
 	if cfg.DataDir == config.Default().DataDir {
@@ -36,48 +59,60 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		cfg.DataDir = filepath.Join(cfg.DataDir, "demo")
 	}
 
-	var regulator *SampleRegulator
+	d := &Demo{}
 	if cfg.Upstream.URL == "" {
-		regulator, err = StartSampleRegulator("127.0.0.1:1885", cfg.Upstream.TopicPrefix, log)
+		d.regulator, err = StartSampleRegulator("127.0.0.1:1885", cfg.Upstream.TopicPrefix, log)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		defer regulator.Close()
-		cfg.Upstream.URL = "tcp://" + regulator.Addr().String()
+		cfg.Upstream.URL = "tcp://" + d.regulator.Addr().String()
 	}
 
-	token, err := credential.RandomSecret(24)
+	if d.Token, err = credential.RandomSecret(24); err != nil {
+		d.Close()
+		return nil, err
+	}
+	cfg.HTTP.APITokens = append(cfg.HTTP.APITokens, d.Token)
+
+	if d.Server, err = server.Start(server.Options{Config: cfg, Logger: log}); err != nil {
+		d.Close()
+		return nil, err
+	}
+
+	apiURL := "http://" + d.Server.HTTPAddr().String()
+	client, err := simulator.NewAPIClient(apiURL, d.Token, nil)
 	if err != nil {
-		return err
+		d.Close()
+		return nil, err
 	}
-	cfg.HTTP.APITokens = append(cfg.HTTP.APITokens, token)
+	printBanner(log, apiURL, d.Server.MQTTAddr(), d.Token, cfg.Upstream.URL)
 
-	srv, err := server.Start(server.Options{Config: cfg, Logger: log})
-	if err != nil {
-		return err
+	ctx, d.cancel = context.WithCancel(ctx)
+	for i, v := range fleet.Vehicles {
+		drv := &driver{fleet: fleet, v: v, api: client, broker: "tcp://" + d.Server.MQTTAddr().String(), log: log.With("vehicle_id", v.Terminal), lane: (i + 1) % 10}
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			drv.loop(ctx)
+		}()
 	}
-	defer srv.Close()
+	return d, nil
+}
 
-	apiURL := "http://" + srv.HTTPAddr().String()
-	client, err := simulator.NewAPIClient(apiURL, token, nil)
-	if err != nil {
-		return err
+// Close stops the trucks, then the server and the sample regulator.
+func (d *Demo) Close() error {
+	if d.cancel != nil {
+		d.cancel()
 	}
-	printBanner(log, apiURL, srv.MQTTAddr(), token, cfg.Upstream.URL)
-
-	var wg sync.WaitGroup
-	for i := range fleet.Vehicles {
-		wg.Add(1)
-		go func(v Vehicle, lane int) {
-			defer wg.Done()
-			d := &driver{fleet: fleet, v: v, api: client, broker: "tcp://" + srv.MQTTAddr().String(), log: log.With("vehicle_id", v.Terminal), lane: lane % 10}
-			d.loop(ctx)
-		}(fleet.Vehicles[i], i+1)
+	d.wg.Wait()
+	var err error
+	if d.Server != nil {
+		err = d.Server.Close()
 	}
-	<-ctx.Done()
-	wg.Wait()
-	log.Info("demo stopping")
-	return nil
+	if d.regulator != nil {
+		d.regulator.Close()
+	}
+	return err
 }
 
 // loopbackOnly rebinds every listener to 127.0.0.1, keeping the ports,

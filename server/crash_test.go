@@ -154,5 +154,3 @@ func registerVehicle(t testing.TB, base, terminal, password string) {
 		t.Fatalf("register vehicle: status %d", resp.StatusCode)
 	}
 }
-
-
