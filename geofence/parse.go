@@ -49,8 +49,10 @@ type geometryDoc struct {
 // into a Zone in WGS-84. The properties name and kind are required. These
 // are optional: radius_m (circle radius in metres, with a Point geometry),
 // speed_limit_kmh, level (restricted zones, 1 or 2), window ("HH:MM-HH:MM",
-// Asia/Shanghai), crs (wgs84, gcj02 or bd09) and shape ("rectangle"). The zone ID
-// is the feature's id when it has one.
+// Asia/Shanghai), crs (wgs84, gcj02 or bd09), shape ("rectangle") and road
+// ("expressway" or "ordinary"). A speed_limit zone marked as an expressway
+// may omit speed_limit_kmh, and the rules then apply their expressway
+// default. The zone ID is the feature's id when it has one.
 //
 // Every problem found is returned at once in a *model.ValidationError whose
 // field names are JSON paths such as "geometry.coordinates[0][3]".
@@ -80,7 +82,8 @@ func ParseFeature(raw []byte) (*Zone, error) {
 	z.Kind = props.kind()
 	z.SourceCRS = props.crs()
 	z.Window = props.window()
-	z.SpeedLimitKmh = props.speedLimit(z.Kind)
+	z.Expressway = props.expressway()
+	z.SpeedLimitKmh = props.speedLimit(z.Kind, z.Expressway)
 	z.Level = props.level(z.Kind)
 	radiusM, hasRadius := props.radius()
 	rectangle := props.rectangle()
@@ -191,6 +194,9 @@ func (z *Zone) MarshalFeature() ([]byte, error) {
 	}
 	if z.Level > 0 {
 		props["level"] = z.Level
+	}
+	if z.Expressway {
+		props["road"] = "expressway"
 	}
 	if z.Window.IsSet() {
 		props["window"] = z.Window.String()
@@ -320,11 +326,11 @@ func (p propertyReader) window() Window {
 	return w
 }
 
-func (p propertyReader) speedLimit(kind Kind) float64 {
+func (p propertyReader) speedLimit(kind Kind, expressway bool) float64 {
 	v, ok := p.number("speed_limit_kmh", "km/h")
 	if !ok {
-		if kind == KindSpeedLimit && !p.has("speed_limit_kmh") {
-			p.verr.Add("properties.speed_limit_kmh", "missing: a speed_limit zone needs its limit in km/h")
+		if kind == KindSpeedLimit && !expressway && !p.has("speed_limit_kmh") {
+			p.verr.Add("properties.speed_limit_kmh", `missing: a speed_limit zone needs its limit in km/h, or "road":"expressway" to use the expressway default`)
 		}
 		return 0
 	}
@@ -333,6 +339,22 @@ func (p propertyReader) speedLimit(kind Kind) float64 {
 		return 0
 	}
 	return v
+}
+
+// expressway reads the road property: "expressway" or "ordinary".
+func (p propertyReader) expressway() bool {
+	s, ok := p.str("road")
+	if !ok {
+		return false
+	}
+	switch s {
+	case "expressway":
+		return true
+	case "ordinary":
+		return false
+	}
+	p.verr.Add("properties.road", fmt.Sprintf("unknown road class %q: expected expressway or ordinary", s))
+	return false
 }
 
 func (p propertyReader) level(kind Kind) int {

@@ -124,6 +124,7 @@ func TestParseFeatureErrors(t *testing.T) {
 		{"level on a site", polygon(`"name":"z","kind":"site","level":1`, okRing), "properties.level", "only to restricted"},
 		{"bad crs", polygon(okProps+`,"crs":"utm"`, okRing), "properties.crs", "expected wgs84, gcj02 or bd09"},
 		{"speed limit zone without limit", polygon(`"name":"z","kind":"speed_limit"`, okRing), "properties.speed_limit_kmh", "missing"},
+		{"unknown road class", polygon(okProps+`,"road":"motorway"`, okRing), "properties.road", `unknown road class "motorway"`},
 		{"radius in kilometres", `{"type":"Feature","properties":{"name":"c","kind":"site","radius_m":0.5},"geometry":{"type":"Point","coordinates":[120.0,28.8]}}`,
 			"properties.radius_m", "metres are expected"},
 		{"radius too large", `{"type":"Feature","properties":{"name":"c","kind":"site","radius_m":60000},"geometry":{"type":"Point","coordinates":[120.0,28.8]}}`,
@@ -202,6 +203,7 @@ func TestMarshalFeatureRoundTrip(t *testing.T) {
 		{"polygon with hole", squareWithHole},
 		{"circle", `{"type":"Feature","id":7,"properties":{"name":"c","kind":"speed_limit","radius_m":500,"speed_limit_kmh":40},"geometry":{"type":"Point","coordinates":[121.4737,31.2304]}}`},
 		{"rectangle from bd09", `{"type":"Feature","properties":{"name":"yard","kind":"site","shape":"rectangle","crs":"bd09"},"geometry":{"type":"Polygon","coordinates":[[[120.0,28.8],[120.1,28.8],[120.1,28.9],[120.0,28.9],[120.0,28.8]]]}}`},
+		{"expressway without limit", `{"type":"Feature","properties":{"name":"G1512","kind":"speed_limit","road":"expressway"},"geometry":{"type":"Polygon","coordinates":[[[120.0,28.8],[120.1,28.8],[120.1,28.81],[120.0,28.81],[120.0,28.8]]]}}`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -215,7 +217,8 @@ func TestMarshalFeatureRoundTrip(t *testing.T) {
 				t.Fatalf("re-parse %s: %v", b, err)
 			}
 			if z2.ID != z.ID || z2.Name != z.Name || z2.Kind != z.Kind || z2.Level != z.Level ||
-				z2.Window != z.Window || z2.SpeedLimitKmh != z.SpeedLimitKmh || z2.Shape != z.Shape || z2.RadiusM() != z.RadiusM() {
+				z2.Window != z.Window || z2.SpeedLimitKmh != z.SpeedLimitKmh || z2.Shape != z.Shape || z2.RadiusM() != z.RadiusM() ||
+				z2.Expressway != z.Expressway {
 				t.Errorf("round trip changed the zone: %+v → %+v", z, z2)
 			}
 			if z2.SourceCRS != CRSWGS84 {
@@ -288,5 +291,32 @@ func TestParseFeatureRejectsTooManyPositions(t *testing.T) {
 	var verr *model.ValidationError
 	if !errors.As(err, &verr) || !strings.Contains(verr.Error(), "more than the limit") {
 		t.Errorf("error = %v, want the position limit", err)
+	}
+}
+
+func TestParseRoadClass(t *testing.T) {
+	const ring = `[[[120.0,28.8],[120.1,28.8],[120.1,28.81],[120.0,28.81],[120.0,28.8]]]`
+	cases := []struct {
+		name           string
+		props          string
+		wantExpressway bool
+		wantLimitKmh   float64
+	}{
+		{"no road property", `"name":"z","kind":"speed_limit","speed_limit_kmh":40`, false, 40},
+		{"ordinary road", `"name":"z","kind":"speed_limit","speed_limit_kmh":40,"road":"ordinary"`, false, 40},
+		{"expressway with its own limit", `"name":"z","kind":"speed_limit","speed_limit_kmh":70,"road":"expressway"`, true, 70},
+		{"expressway without a limit", `"name":"z","kind":"speed_limit","road":"expressway"`, true, 0},
+		{"expressway on a jurisdiction", `"name":"z","kind":"jurisdiction","road":"expressway"`, true, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			z := mustParse(t, `{"type":"Feature","properties":{`+tc.props+`},"geometry":{"type":"Polygon","coordinates":`+ring+`}}`)
+			if z.Expressway != tc.wantExpressway {
+				t.Errorf("Expressway = %v, want %v", z.Expressway, tc.wantExpressway)
+			}
+			if z.SpeedLimitKmh != tc.wantLimitKmh {
+				t.Errorf("SpeedLimitKmh = %v, want %v", z.SpeedLimitKmh, tc.wantLimitKmh)
+			}
+		})
 	}
 }

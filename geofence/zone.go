@@ -18,6 +18,10 @@ type Zone struct {
 	// 0 for other kinds.
 	Level         int
 	SpeedLimitKmh float64 // 0 when the zone sets no limit
+	// Expressway marks a zone that covers an expressway (property
+	// "road":"expressway"). Rules apply the expressway speed limit for
+	// dangerous goods inside it when the zone sets no limit of its own.
+	Expressway bool
 	Window        Window
 	Shape         Shape
 	// SourceCRS is the datum the shape was drawn in before conversion.
