@@ -22,8 +22,8 @@ type Zone struct {
 	// "road":"expressway"). Rules apply the expressway speed limit for
 	// dangerous goods inside it when the zone sets no limit of its own.
 	Expressway bool
-	Window        Window
-	Shape         Shape
+	Window     Window
+	Shape      Shape
 	// SourceCRS is the datum the shape was drawn in before conversion.
 	SourceCRS CRS
 
