@@ -2,7 +2,9 @@ package deviation
 
 import "time"
 
-// Config tunes the hysteresis shared by all rules.
+// Config tunes the hysteresis shared by all rules and the thresholds of
+// each alarm kind. Zero or negative fields take the defaults named on
+// them; DefaultConfig returns them all.
 type Config struct {
 	// MarginM, MinFixes and Persistence gate every membership change. The
 	// change needs an unbroken run of fixes on the new side that spans at
@@ -23,40 +25,143 @@ type Config struct {
 	// DefaultCorridorM is the full corridor width used for a trip whose
 	// CorridorM is 0. Default 200 m.
 	DefaultCorridorM float64
+
+	// MaxImpliedKmh is the highest speed, implied by distance over fix
+	// time between two fixes, that a truck can reach. A fix further away
+	// than that from the last accepted one is rejected as a jump, unless
+	// the next fix confirms the new place. Default 150 km/h.
+	MaxImpliedKmh float64
+
+	// A reported speed is rejected as a spike when it differs from the
+	// point-to-point speed by more than SpikeDiffKmh (default 30 km/h) and
+	// changes faster than SpikeRateKmhPerS (default 20 km/h per second)
+	// from the last trusted speed. The fix still counts for position.
+	SpikeDiffKmh     float64
+	SpikeRateKmhPerS float64
+
+	// A fix counts as stopped, whatever speed it reports, when the ignition
+	// is off or its coordinates have not changed for SamePositionStopped
+	// (default 60 s). Receivers report drift speed on a parked truck.
+	SamePositionStopped time.Duration
+
+	// Overspeed. The limit at a fix is the lowest speed_limit_kmh of the
+	// active zones containing it. Without one, it is ExpresswayLimitKmh
+	// (default 80 km/h) inside a zone marked as an expressway and
+	// DefaultLimitKmh (default 60 km/h) elsewhere: the limits for
+	// dangerous-goods vehicles. With no road data every road counts as
+	// ordinary, which errs towards raising the alarm.
+	DefaultLimitKmh    float64
+	ExpresswayLimitKmh float64
+	// An over-limit stretch opens an episode once it has lasted
+	// OverspeedMinDuration (default 10 s). The stretch, and the episode,
+	// end when the speed has stayed below limit − OverspeedEndMarginKmh
+	// (default 3 km/h) for OverspeedEndHold (default 10 s).
+	OverspeedMinDuration  time.Duration
+	OverspeedEndMarginKmh float64
+	OverspeedEndHold      time.Duration
+
+	// LongStop is how long a vehicle on an active trip may stay within
+	// StopRadiusM (default 50 m, or the fix accuracy if larger) of one
+	// place outside every site zone before a long_stop episode opens.
+	// Default 10 minutes.
+	LongStop    time.Duration
+	StopRadiusM float64
+
+	// SignalLoss is the shortest gap in fix time, during an active trip,
+	// that counts as signal loss; the gap must also be at least three
+	// reporting intervals. Default 5 minutes.
+	SignalLoss time.Duration
+
+	// TripOvertimeGrace is how long past its planned end a trip may stay
+	// active before a trip_overtime episode opens. Default 15 minutes.
+	TripOvertimeGrace time.Duration
+
+	// DeviceAlarmMask selects the JT/T 808 alarm bits that raise
+	// device_alarm episodes. Default: every bit named in the alarm table.
+	DeviceAlarmMask uint32
+
+	// LateAfter is the receive delay after which an episode decided by a
+	// fix is flagged late. Fixes that arrive after newer ones and blind-area
+	// fixes are always late. Default 5 minutes.
+	LateAfter time.Duration
+
+	// LateLaneMinGap is the shortest gap between two live fixes that a
+	// late fix may fill and be evaluated in. A late fix elsewhere repeats
+	// what the live lane already evaluated and is only counted. Default
+	// 30 s.
+	LateLaneMinGap time.Duration
 }
 
 // DefaultConfig returns the defaults named on Config's fields.
 func DefaultConfig() Config {
 	return Config{
-		MarginM:          20,
-		MinFixes:         2,
-		Persistence:      30 * time.Second,
-		StationaryKmh:    3,
-		StationaryBreakM: 50,
-		DefaultCorridorM: 200,
+		MarginM:               20,
+		MinFixes:              2,
+		Persistence:           30 * time.Second,
+		StationaryKmh:         3,
+		StationaryBreakM:      50,
+		DefaultCorridorM:      200,
+		MaxImpliedKmh:         150,
+		SpikeDiffKmh:          30,
+		SpikeRateKmhPerS:      20,
+		SamePositionStopped:   60 * time.Second,
+		DefaultLimitKmh:       60,
+		ExpresswayLimitKmh:    80,
+		OverspeedMinDuration:  10 * time.Second,
+		OverspeedEndMarginKmh: 3,
+		OverspeedEndHold:      10 * time.Second,
+		LongStop:              10 * time.Minute,
+		StopRadiusM:           50,
+		SignalLoss:            5 * time.Minute,
+		TripOvertimeGrace:     15 * time.Minute,
+		DeviceAlarmMask:       namedAlarmBits,
+		LateAfter:             5 * time.Minute,
+		LateLaneMinGap:        30 * time.Second,
 	}
 }
 
 // withDefaults replaces zero or negative fields with their defaults.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.MarginM <= 0 {
-		c.MarginM = d.MarginM
+	setFloat := func(v *float64, def float64) {
+		if *v <= 0 {
+			*v = def
+		}
 	}
+	setDuration := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+
+	setFloat(&c.MarginM, d.MarginM)
 	if c.MinFixes <= 0 {
 		c.MinFixes = d.MinFixes
 	}
-	if c.Persistence <= 0 {
-		c.Persistence = d.Persistence
+	setDuration(&c.Persistence, d.Persistence)
+	setFloat(&c.StationaryKmh, d.StationaryKmh)
+	setFloat(&c.StationaryBreakM, d.StationaryBreakM)
+	setFloat(&c.DefaultCorridorM, d.DefaultCorridorM)
+
+	setFloat(&c.MaxImpliedKmh, d.MaxImpliedKmh)
+	setFloat(&c.SpikeDiffKmh, d.SpikeDiffKmh)
+	setFloat(&c.SpikeRateKmhPerS, d.SpikeRateKmhPerS)
+	setDuration(&c.SamePositionStopped, d.SamePositionStopped)
+
+	setFloat(&c.DefaultLimitKmh, d.DefaultLimitKmh)
+	setFloat(&c.ExpresswayLimitKmh, d.ExpresswayLimitKmh)
+	setDuration(&c.OverspeedMinDuration, d.OverspeedMinDuration)
+	setFloat(&c.OverspeedEndMarginKmh, d.OverspeedEndMarginKmh)
+	setDuration(&c.OverspeedEndHold, d.OverspeedEndHold)
+
+	setDuration(&c.LongStop, d.LongStop)
+	setFloat(&c.StopRadiusM, d.StopRadiusM)
+	setDuration(&c.SignalLoss, d.SignalLoss)
+	setDuration(&c.TripOvertimeGrace, d.TripOvertimeGrace)
+	if c.DeviceAlarmMask == 0 {
+		c.DeviceAlarmMask = d.DeviceAlarmMask
 	}
-	if c.StationaryKmh <= 0 {
-		c.StationaryKmh = d.StationaryKmh
-	}
-	if c.StationaryBreakM <= 0 {
-		c.StationaryBreakM = d.StationaryBreakM
-	}
-	if c.DefaultCorridorM <= 0 {
-		c.DefaultCorridorM = d.DefaultCorridorM
-	}
+	setDuration(&c.LateAfter, d.LateAfter)
+	setDuration(&c.LateLaneMinGap, d.LateLaneMinGap)
 	return c
 }

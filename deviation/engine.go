@@ -24,7 +24,11 @@ var ErrUnknownTerminal = errors.New("unknown terminal")
 type Engine struct {
 	cfg    Config
 	logger *slog.Logger
-	rules  []rule
+	// rules run on the live lane, lateRules on the late lane. Rules that
+	// need the vehicle's present (stops, trip time, alarm edges) are live
+	// only.
+	rules     []rule
+	lateRules []rule
 
 	zones atomic.Pointer[geofence.Index]
 
@@ -42,13 +46,30 @@ type vehicle struct {
 
 	lastFix          time.Time
 	lastLat, lastLon float64
-	trip             *compiledTrip
-	trackers         map[trackerKey]*tracker
+	// lastReceived is the receive time of the newest accepted fix.
+	lastReceived time.Time
+	trip         *compiledTrip
+	trackers     map[trackerKey]*tracker
+	rs           ruleState
+
+	// late is the late lane: a shadow vehicle that evaluates fixes older
+	// than lastFix without touching this state. It is nil when no late
+	// batch is in progress; isLate marks the shadow itself.
+	late   *vehicle
+	isLate bool
 
 	// scratch and keyScratch are reused within one call to save
 	// allocations per fix.
 	scratch    []*geofence.Zone
 	keyScratch []trackerKey
+}
+
+func newVehicle(terminal string, logger *slog.Logger) *vehicle {
+	return &vehicle{
+		terminal: terminal,
+		logger:   logger,
+		trackers: make(map[trackerKey]*tracker),
+	}
 }
 
 // trackerKey names one tracker: a rule kind and the subject it watches,
@@ -66,17 +87,21 @@ type compiledTrip struct {
 
 // Stats counts what Process did with the fixes it received.
 type Stats struct {
-	Processed uint64 // fixes evaluated by the rules
-	Invalid   uint64 // fixes flagged invalid by the unit, with impossible coordinates or no terminal
-	Zero      uint64 // fixes at (0, 0), a common receiver fault
-	Stale     uint64 // fixes older than the vehicle's last processed fix
-	Duplicate uint64 // fixes with the same time as the last processed fix
-	Opened    uint64
-	Closed    uint64
+	Processed     uint64 // fixes evaluated by the rules of the live lane
+	Invalid       uint64 // fixes flagged invalid by the unit, with impossible coordinates or no terminal
+	Zero          uint64 // fixes at (0, 0), a common receiver fault
+	Stale         uint64 // fixes older than the vehicle's last processed fix, in time the live lane covered
+	Duplicate     uint64 // fixes with the same time as the last processed fix
+	Late          uint64 // fixes older than the last processed fix, evaluated in the late lane
+	Jump          uint64 // fixes held back as implausible jumps
+	Reanchored    uint64 // held-back fixes accepted because the next fix confirmed them
+	SpeedRejected uint64 // fixes whose reported speed was ignored as a spike
+	Opened        uint64
+	Closed        uint64
 }
 
 type counters struct {
-	processed, invalid, zero, stale, duplicate, opened, closed atomic.Uint64
+	processed, invalid, zero, stale, duplicate, late, jump, reanchored, speedRejected, opened, closed atomic.Uint64
 }
 
 // New returns an engine with no zones and no trips. Zero or negative
@@ -86,10 +111,11 @@ func New(cfg Config, logger *slog.Logger) *Engine {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{
-		cfg:      cfg.withDefaults(),
-		logger:   logger.With("component", "deviation"),
-		rules:    []rule{restrictedZoneRule{}, routeRule{}},
-		vehicles: make(map[string]*vehicle),
+		cfg:       cfg.withDefaults(),
+		logger:    logger.With("component", "deviation"),
+		rules:     []rule{restrictedZoneRule{}, routeRule{}, overspeedRule{}, longStopRule{}, tripOvertimeRule{}, deviceAlarmRule{}},
+		lateRules: []rule{restrictedZoneRule{}, routeRule{}, overspeedRule{}},
+		vehicles:  make(map[string]*vehicle),
 	}
 	e.zones.Store(geofence.NewIndex(nil))
 	return e
@@ -115,11 +141,7 @@ func (e *Engine) vehicle(terminal string, create bool) *vehicle {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if v = e.vehicles[terminal]; v == nil {
-		v = &vehicle{
-			terminal: terminal,
-			logger:   e.logger.With("vehicle_id", terminal),
-			trackers: make(map[trackerKey]*tracker),
-		}
+		v = newVehicle(terminal, e.logger.With("vehicle_id", terminal))
 		e.vehicles[terminal] = v
 	}
 	return v
@@ -140,13 +162,17 @@ func (e *Engine) Terminals() []string {
 // Stats returns the counters since New.
 func (e *Engine) Stats() Stats {
 	return Stats{
-		Processed: e.stats.processed.Load(),
-		Invalid:   e.stats.invalid.Load(),
-		Zero:      e.stats.zero.Load(),
-		Stale:     e.stats.stale.Load(),
-		Duplicate: e.stats.duplicate.Load(),
-		Opened:    e.stats.opened.Load(),
-		Closed:    e.stats.closed.Load(),
+		Processed:     e.stats.processed.Load(),
+		Invalid:       e.stats.invalid.Load(),
+		Zero:          e.stats.zero.Load(),
+		Stale:         e.stats.stale.Load(),
+		Duplicate:     e.stats.duplicate.Load(),
+		Late:          e.stats.late.Load(),
+		Jump:          e.stats.jump.Load(),
+		Reanchored:    e.stats.reanchored.Load(),
+		SpeedRejected: e.stats.speedRejected.Load(),
+		Opened:        e.stats.opened.Load(),
+		Closed:        e.stats.closed.Load(),
 	}
 }
 
@@ -154,8 +180,10 @@ func (e *Engine) Stats() Stats {
 // LineString) is compiled into a corridor CorridorM wide, or
 // Config.DefaultCorridorM wide when CorridorM is 0. A nil or completed
 // trip clears it. Replacing or clearing a trip closes its open
-// route_deviation episode at time at, and the closing deviations are
-// returned. Setting the same trip again (by ID) keeps its episode.
+// route_deviation, long_stop, signal_loss and trip_overtime episodes at
+// time at, and the closing deviations are returned. Setting the same trip
+// again (by ID) keeps its episodes, except a trip_overtime episode whose
+// new planned end lies after at.
 func (e *Engine) SetTrip(terminal string, trip *model.Trip, at time.Time) ([]model.Deviation, error) {
 	var compiled *compiledTrip
 	if trip != nil && trip.State != model.TripCompleted {
@@ -185,8 +213,13 @@ func (e *Engine) SetTrip(terminal string, trip *model.Trip, at time.Time) ([]mod
 	if compiled != nil {
 		keepID = compiled.trip.ID
 	}
-	out := e.closeRouteTrackers(v, keepID, at, at, v.lastLat, v.lastLon)
+	end := endPoint{at: at, lat: v.lastLat, lon: v.lastLon, stamp: stamp{receivedAt: at}}
+	out := e.closeRouteTrackers(v, keepID, end)
+	out = e.closeTripEpisodes(v, compiled, end, out)
 	v.trip = compiled
+	if v.late != nil {
+		v.late.trip = compiled
+	}
 	if compiled != nil {
 		v.logger.Info("trip set", "trip_id", compiled.trip.ID, "segments", compiled.corridor.Segments(), "corridor_m", compiled.corridor.WidthM())
 	} else {
@@ -196,8 +229,8 @@ func (e *Engine) SetTrip(terminal string, trip *model.Trip, at time.Time) ([]mod
 }
 
 // closeRouteTrackers drops the route trackers of every trip other than
-// keepID and closes their open episodes at endedAt. v.mu must be held.
-func (e *Engine) closeRouteTrackers(v *vehicle, keepID string, endedAt, receivedAt time.Time, lat, lon float64) []model.Deviation {
+// keepID and closes their open episodes at end. v.mu must be held.
+func (e *Engine) closeRouteTrackers(v *vehicle, keepID string, end endPoint) []model.Deviation {
 	var out []model.Deviation
 	for _, key := range v.sortedKeys(model.KindRouteDeviation) {
 		if key.Subject == keepID {
@@ -208,23 +241,33 @@ func (e *Engine) closeRouteTrackers(v *vehicle, keepID string, endedAt, received
 		if !t.Alarm || t.Episode == nil {
 			continue
 		}
-		d := e.closedDeviation(v, key, t.Episode, run{Start: endedAt, Lat: lat, Lon: lon}, receivedAt)
-		out = append(out, d)
+		out = append(out, e.closedDeviation(v, key, t.Episode, end))
 	}
 	return out
 }
 
 // Process evaluates one fix and returns the episodes it opened or closed,
-// in a stable order. Fixes that are invalid, at (0, 0), or not newer than
-// the vehicle's last processed fix change nothing and are only counted.
+// in a stable order. It is ProcessFix without the verdict.
 func (e *Engine) Process(f *model.Fix) []model.Deviation {
+	return e.ProcessFix(f).Deviations
+}
+
+// ProcessFix evaluates one fix and returns the episodes it opened or
+// closed, in a stable order, with what it did with the fix.
+//
+// Fixes that are invalid, at (0, 0) or repeat the newest fix time change
+// nothing. A fix implausibly far from the last accepted one is held back
+// (VerdictJump), and is evaluated only if the next fix confirms the new
+// place. A fix older than the newest one goes to the late lane when it
+// fills a gap in the live coverage, and is otherwise stale.
+func (e *Engine) ProcessFix(f *model.Fix) Result {
 	switch {
 	case !f.Valid || f.Terminal == "" || math.IsNaN(f.Lat) || math.IsNaN(f.Lon) || math.Abs(f.Lat) > 90 || math.Abs(f.Lon) > 180:
 		e.stats.invalid.Add(1)
-		return nil
+		return Result{Verdict: VerdictInvalid}
 	case f.Lat == 0 && f.Lon == 0:
 		e.stats.zero.Add(1)
-		return nil
+		return Result{Verdict: VerdictZero}
 	}
 
 	v := e.vehicle(f.Terminal, true)
@@ -232,27 +275,86 @@ func (e *Engine) Process(f *model.Fix) []model.Deviation {
 	defer v.mu.Unlock()
 
 	if !v.lastFix.IsZero() {
-		// NOTE: late fixes are skipped, not evaluated; their own lane with
-		// Late episodes is still to be built.
 		if f.Time.Before(v.lastFix) {
-			e.stats.stale.Add(1)
-			v.logger.Debug("stale fix ignored", "fix_time", f.Time, "last_fix_time", v.lastFix)
-			return nil
+			return e.processLate(v, f)
 		}
 		if f.Time.Equal(v.lastFix) {
 			e.stats.duplicate.Add(1)
-			return nil
+			return Result{Verdict: VerdictDuplicate}
 		}
 	}
-	v.lastFix, v.lastLat, v.lastLon = f.Time, f.Lat, f.Lon
-	e.stats.processed.Add(1)
+	out := e.flushIdleLateLane(v, f.ReceivedAt, nil)
+	res := e.processInOrder(v, f, e.rules)
+	res.Deviations = append(out, res.Deviations...)
+	return res
+}
 
-	env := evalEnv{engine: e, zones: e.zones.Load()}
-	var out []model.Deviation
-	for _, r := range e.rules {
-		out = r.evaluate(&env, v, f, out)
+// processInOrder runs one fix that is newer than v's last fix through the
+// jump screen and the rules. v is the live vehicle or a late-lane shadow.
+// v.mu of the live vehicle must be held.
+func (e *Engine) processInOrder(v *vehicle, f *model.Fix, rules []rule) Result {
+	confirmed, held := v.screenJump(&e.cfg, f)
+	if held {
+		e.stats.jump.Add(1)
+		v.logger.Debug("fix held back as a jump", "fix_time", f.Time, "last_fix_time", v.lastFix)
+		return Result{Verdict: VerdictJump}
 	}
+
+	res := Result{Verdict: VerdictAccepted}
+	if confirmed != nil {
+		e.stats.reanchored.Add(1)
+		v.logger.Info("held-back fix confirmed by the next fix, accepting the new position", "fix_time", confirmed.Time)
+		res.Reanchored = true
+		res.Deviations = e.evaluate(v, confirmed, true, rules, res.Deviations)
+	}
+	m := v.judgeMotion(&e.cfg, f, false)
+	if m.speedRejected {
+		e.stats.speedRejected.Add(1)
+		res.SpeedRejected = true
+		v.logger.Debug("reported speed ignored as a spike", "fix_time", f.Time, "speed_kmh", f.SpeedKmh)
+	}
+	res.Deviations = e.evaluateJudged(v, f, m, rules, res.Deviations)
+	return res
+}
+
+// evaluate judges f's motion and runs the rules on it.
+func (e *Engine) evaluate(v *vehicle, f *model.Fix, afterJump bool, rules []rule, out []model.Deviation) []model.Deviation {
+	m := v.judgeMotion(&e.cfg, f, afterJump)
+	return e.evaluateJudged(v, f, m, rules, out)
+}
+
+// evaluateJudged makes f the vehicle's last fix and runs the rules on it.
+func (e *Engine) evaluateJudged(v *vehicle, f *model.Fix, m motion, rules []rule, out []model.Deviation) []model.Deviation {
+	ef := effectiveFix(f, m)
+	env := evalEnv{
+		engine: e,
+		zones:  e.zones.Load(),
+		motion: m,
+		stamp:  e.stampOf(v, f),
+	}
+	if !v.isLate {
+		e.stats.processed.Add(1)
+		out = e.checkCoverage(v, &ef, &env, out)
+		v.lastReceived = f.ReceivedAt
+	}
+	v.lastFix, v.lastLat, v.lastLon = f.Time, f.Lat, f.Lon
+
+	env.queryZones(v, &ef)
+	for _, r := range rules {
+		out = r.evaluate(&env, v, &ef, out)
+	}
+	clear(v.scratch)
 	return out
+}
+
+// stampOf returns the receive time and late flag of deviations decided
+// by f.
+func (e *Engine) stampOf(v *vehicle, f *model.Fix) stamp {
+	late := v.isLate || f.Source == model.SourceBlind
+	if !f.ReceivedAt.IsZero() && f.ReceivedAt.Sub(f.Time) > e.cfg.LateAfter {
+		late = true
+	}
+	return stamp{receivedAt: f.ReceivedAt, late: late}
 }
 
 // sortedKeys returns the keys of v's trackers of one kind, sorted by

@@ -2,6 +2,7 @@ package deviation
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -527,7 +528,10 @@ func TestDeviationIDsDeterministic(t *testing.T) {
 		for _, f := range later {
 			f.Time = f.Time.Add(time.Hour) // after the route fixes, so none is stale
 		}
-		return append(devs, processAll(e, later)...)
+		devs = append(devs, processAll(e, later)...)
+		// The hour without fixes also raises a signal_loss episode, which
+		// this test is not about.
+		return slices.DeleteFunc(devs, func(d model.Deviation) bool { return d.Kind == model.KindSignalLoss })
 	}
 	first, replay, other := run("T1"), run("T1"), run("T2")
 	// Route open and close, then at Shanghai, 300 km off the active route,

@@ -59,6 +59,17 @@ type episode struct {
 	Name     string `json:"name,omitempty"`
 	Severity string `json:"severity,omitempty"`
 	Level    int    `json:"level,omitempty"`
+
+	// The fields below belong to the timed kinds. ZoneID is the zone
+	// whose limit an overspeed episode broke; Peak the episode's extreme
+	// (km/h for overspeed, seconds for a stop or a signal loss); LimitKmh
+	// the limit broken; Bit the JT/T 808 alarm bit; PlannedEnd the
+	// planned end of an overtime trip.
+	ZoneID     string    `json:"zone_id,omitempty"`
+	Peak       float64   `json:"peak,omitempty"`
+	LimitKmh   float64   `json:"limit_kmh,omitempty"`
+	Bit        int       `json:"bit,omitempty"`
+	PlannedEnd time.Time `json:"planned_end,omitzero"`
 }
 
 // tracker is the hysteresis state of one rule for one subject on one

@@ -2,6 +2,7 @@ package deviation
 
 import (
 	"math"
+	"time"
 
 	"github.com/hwtrack/hwtrack/geofence"
 	"github.com/hwtrack/hwtrack/model"
@@ -15,10 +16,53 @@ type rule interface {
 	evaluate(env *evalEnv, v *vehicle, f *model.Fix, out []model.Deviation) []model.Deviation
 }
 
-// evalEnv is the context one Process call shares with its rules.
+// evalEnv is the context one fix shares with its rules.
 type evalEnv struct {
 	engine *Engine
 	zones  *geofence.Index
+	// inside lists the zones that contain the fix and are in their daily
+	// window; it aliases the vehicle's scratch slice.
+	inside []*geofence.Zone
+	motion motion
+	stamp  stamp
+}
+
+// stamp is the receive time and late flag of the deviations one fix
+// decides.
+type stamp struct {
+	receivedAt time.Time
+	late       bool
+}
+
+// endPoint is where and when an episode ended, and the stamp of what
+// decided it.
+type endPoint struct {
+	at       time.Time
+	lat, lon float64
+	stamp    stamp
+}
+
+// queryZones fills env.inside with the active zones containing f. It is
+// the only zone index query per fix.
+func (env *evalEnv) queryZones(v *vehicle, f *model.Fix) {
+	inside := v.scratch[:0]
+	env.zones.Query(f.Lat, f.Lon, func(z *geofence.Zone) {
+		if z.ActiveAt(f.Time) {
+			inside = append(inside, z)
+		}
+	})
+	v.scratch = inside
+	env.inside = inside
+}
+
+// insideKind reports whether an active zone of kind contains the fix.
+func (env *evalEnv) insideKind(kind geofence.Kind) bool {
+	for _, z := range env.inside {
+		if z.Kind == kind {
+			return true
+		}
+	}
+	return false
 }
 
 // apply steps one tracker and turns a transition into a deviation.
@@ -38,10 +82,11 @@ func (env *evalEnv) apply(v *vehicle, key trackerKey, t *tracker, f *model.Fix, 
 			Severity:  subject.severity,
 			Level:     subject.level,
 		}
-		out = append(out, e.openedDeviation(v, key, t.Episode, f.ReceivedAt))
+		out = append(out, e.openedDeviation(v, key, t.Episode, env.stamp))
 	case transitionClosed:
 		if t.Episode != nil {
-			out = append(out, e.closedDeviation(v, key, t.Episode, confirmed, f.ReceivedAt))
+			end := endPoint{at: confirmed.Start, lat: confirmed.Lat, lon: confirmed.Lon, stamp: env.stamp}
+			out = append(out, e.closedDeviation(v, key, t.Episode, end))
 		}
 		t.Episode = nil
 	}
@@ -76,16 +121,12 @@ var _ rule = restrictedZoneRule{}
 func (restrictedZoneRule) kind() model.DeviationKind { return model.KindRestrictedZone }
 
 func (r restrictedZoneRule) evaluate(env *evalEnv, v *vehicle, f *model.Fix, out []model.Deviation) []model.Deviation {
-	inside := v.scratch[:0]
-	env.zones.Query(f.Lat, f.Lon, func(z *geofence.Zone) {
-		if z.Kind == geofence.KindRestricted && z.ActiveAt(f.Time) {
+	var inside []*geofence.Zone
+	for _, z := range env.inside {
+		if z.Kind == geofence.KindRestricted {
 			inside = append(inside, z)
+			v.tracker(trackerKey{Kind: model.KindRestrictedZone, Subject: z.ID})
 		}
-	})
-	v.scratch = inside
-
-	for _, z := range inside {
-		v.tracker(trackerKey{Kind: model.KindRestrictedZone, Subject: z.ID})
 	}
 
 	// Walk every restricted tracker, inside or not, in a stable order so a
@@ -95,7 +136,6 @@ func (r restrictedZoneRule) evaluate(env *evalEnv, v *vehicle, f *model.Fix, out
 		obs, subject := r.observe(env, key.Subject, inside, t, f)
 		out = env.apply(v, key, t, f, obs, subject, out)
 	}
-	clear(v.scratch)
 	return out
 }
 
@@ -147,7 +187,8 @@ func (routeRule) evaluate(env *evalEnv, v *vehicle, f *model.Fix, out []model.De
 	}
 	// An episode restored for a trip the vehicle is no longer on ends here.
 	if v.hasOtherRouteTracker(activeID) {
-		out = append(out, env.engine.closeRouteTrackers(v, activeID, f.Time, f.ReceivedAt, f.Lat, f.Lon)...)
+		end := endPoint{at: f.Time, lat: f.Lat, lon: f.Lon, stamp: env.stamp}
+		out = append(out, env.engine.closeRouteTrackers(v, activeID, end)...)
 	}
 	if v.trip == nil || !v.trip.trip.ActiveAt(f.Time) {
 		return out

@@ -1,0 +1,135 @@
+package deviation
+
+import (
+	"math"
+	"time"
+
+	"github.com/hwtrack/hwtrack/geofence"
+	"github.com/hwtrack/hwtrack/model"
+)
+
+// stopOdometerKm is the odometer advance, between two fixes at the same
+// place, that shows the truck drove away and came back in between.
+const stopOdometerKm = 0.5
+
+// place is a fix's position and time, with its odometer when reported.
+type place struct {
+	Time        time.Time `json:"time"`
+	Lat         float64   `json:"lat"`
+	Lon         float64   `json:"lon"`
+	OdometerKm  float64   `json:"odometer_km,omitempty"`
+	HasOdometer bool      `json:"has_odometer,omitempty"`
+}
+
+func placeOf(f *model.Fix) *place {
+	return &place{Time: f.Time, Lat: f.Lat, Lon: f.Lon, OdometerKm: f.OdometerKm, HasOdometer: f.Has&model.HasOdometer != 0}
+}
+
+// stopState is the long-stop rule's memory of one vehicle.
+type stopState struct {
+	// Anchor is where and since when the vehicle has stayed within the
+	// stop radius.
+	Anchor *place `json:"anchor,omitempty"`
+	// Out is the first fix of the current run outside the anchor's radius;
+	// OutFixes counts the run and OutClustered reports whether all of its
+	// fixes lie within the radius of Out.
+	Out          *place   `json:"out,omitempty"`
+	OutFixes     int      `json:"out_fixes,omitempty"`
+	OutClustered bool     `json:"out_clustered,omitempty"`
+	Episode      *episode `json:"episode,omitempty"`
+}
+
+// longStopRule raises long_stop episodes: a vehicle on an active trip that
+// stays within StopRadiusM of one place, outside every site zone, for
+// LongStop of fix time. It measures displacement rather than speed, so
+// speed noise on a parked truck does not hide a stop. Two fixes minutes
+// apart at the same place are one stop across the gap, unless the
+// odometer advanced in between. Leaving needs MinFixes fixes in a row
+// outside the radius, so one stray fix neither ends nor restarts a stop.
+type longStopRule struct{}
+
+var _ rule = longStopRule{}
+
+func (longStopRule) kind() model.DeviationKind { return model.KindLongStop }
+
+func (longStopRule) evaluate(env *evalEnv, v *vehicle, f *model.Fix, out []model.Deviation) []model.Deviation {
+	e := env.engine
+	st := &v.rs.Stop
+	key := trackerKey{Kind: model.KindLongStop}
+	if st.Anchor == nil {
+		st.Anchor = placeOf(f)
+		return out
+	}
+
+	radiusM := e.cfg.StopRadiusM
+	if f.Has&model.HasAccuracy != 0 {
+		radiusM = math.Max(radiusM, f.AccuracyM)
+	}
+	a := st.Anchor
+	if a.HasOdometer && f.Has&model.HasOdometer != 0 && f.OdometerKm-a.OdometerKm > stopOdometerKm {
+		if st.Episode != nil {
+			end := endPoint{at: f.Time, lat: f.Lat, lon: f.Lon, stamp: env.stamp}
+			out = append(out, e.closedDeviation(v, key, st.Episode, end))
+			st.Episode = nil
+		}
+		st.Anchor, st.Out, st.OutFixes = placeOf(f), nil, 0
+		return out
+	}
+
+	if geofence.HaversineM(a.Lat, a.Lon, f.Lat, f.Lon) <= radiusM {
+		st.Out, st.OutFixes = nil, 0
+		return stayed(env, v, f, out)
+	}
+
+	if st.Out == nil {
+		st.Out, st.OutFixes, st.OutClustered = placeOf(f), 1, true
+	} else {
+		st.OutFixes++
+		if geofence.HaversineM(st.Out.Lat, st.Out.Lon, f.Lat, f.Lon) > radiusM {
+			st.OutClustered = false
+		}
+	}
+	if st.OutFixes < e.cfg.MinFixes {
+		return out
+	}
+
+	if st.Episode != nil {
+		st.Episode.Peak = st.Out.Time.Sub(st.Episode.StartedAt).Seconds()
+		end := endPoint{at: st.Out.Time, lat: st.Out.Lat, lon: st.Out.Lon, stamp: env.stamp}
+		out = append(out, e.closedDeviation(v, key, st.Episode, end))
+		st.Episode = nil
+	}
+	if st.OutClustered {
+		st.Anchor = st.Out
+	} else {
+		st.Anchor = placeOf(f)
+	}
+	st.Out, st.OutFixes = nil, 0
+	return out
+}
+
+// stayed handles a fix within the anchor's radius: it opens the episode
+// once the stop, counted from the anchor or the trip's planned start,
+// whichever is later, has lasted LongStop.
+func stayed(env *evalEnv, v *vehicle, f *model.Fix, out []model.Deviation) []model.Deviation {
+	st := &v.rs.Stop
+	if st.Episode != nil {
+		st.Episode.Peak = f.Time.Sub(st.Episode.StartedAt).Seconds()
+		return out
+	}
+	if v.trip == nil || !v.trip.trip.ActiveAt(f.Time) || env.insideKind(geofence.KindSite) {
+		return out
+	}
+	start := st.Anchor.Time
+	if ps := v.trip.trip.PlannedStart; start.Before(ps) {
+		start = ps
+	}
+	if f.Time.Sub(start) < env.engine.cfg.LongStop {
+		return out
+	}
+	key := trackerKey{Kind: model.KindLongStop}
+	ep := newEpisode(v, key, start, st.Anchor.Lat, st.Anchor.Lon, "medium")
+	ep.Peak = f.Time.Sub(start).Seconds()
+	st.Episode = ep
+	return append(out, env.engine.openedDeviation(v, key, ep, env.stamp))
+}
