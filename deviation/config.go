@@ -28,9 +28,13 @@ type Config struct {
 
 	// MaxImpliedKmh is the highest speed, implied by distance over fix
 	// time between two fixes, that a truck can reach. A fix further away
-	// than that from the last accepted one is rejected as a jump, unless
-	// the next fix confirms the new place. Default 150 km/h.
+	// than that from the last accepted one is held back as a jump. When
+	// ReanchorFixes fixes in a row (default 2) confirm the new place, the
+	// held-back fixes are accepted, so one bad fix never freezes a vehicle
+	// and a receiver repeating one bad point once does not move it.
+	// Default 150 km/h.
 	MaxImpliedKmh float64
+	ReanchorFixes int
 
 	// A reported speed is rejected as a spike when it differs from the
 	// point-to-point speed by more than SpikeDiffKmh (default 30 km/h) and
@@ -102,6 +106,7 @@ func DefaultConfig() Config {
 		StationaryBreakM:      50,
 		DefaultCorridorM:      200,
 		MaxImpliedKmh:         150,
+		ReanchorFixes:         2,
 		SpikeDiffKmh:          30,
 		SpikeRateKmhPerS:      20,
 		SamePositionStopped:   60 * time.Second,
@@ -144,6 +149,9 @@ func (c Config) withDefaults() Config {
 	setFloat(&c.DefaultCorridorM, d.DefaultCorridorM)
 
 	setFloat(&c.MaxImpliedKmh, d.MaxImpliedKmh)
+	if c.ReanchorFixes <= 0 {
+		c.ReanchorFixes = d.ReanchorFixes
+	}
 	setFloat(&c.SpikeDiffKmh, d.SpikeDiffKmh)
 	setFloat(&c.SpikeRateKmhPerS, d.SpikeRateKmhPerS)
 	setDuration(&c.SamePositionStopped, d.SamePositionStopped)

@@ -94,7 +94,7 @@ type Stats struct {
 	Duplicate     uint64 // fixes with the same time as the last processed fix
 	Late          uint64 // fixes older than the last processed fix, evaluated in the late lane
 	Jump          uint64 // fixes held back as implausible jumps
-	Reanchored    uint64 // held-back fixes accepted because the next fix confirmed them
+	Reanchored    uint64 // runs of held-back fixes accepted because later fixes confirmed them
 	SpeedRejected uint64 // fixes whose reported speed was ignored as a spike
 	Opened        uint64
 	Closed        uint64
@@ -257,8 +257,8 @@ func (e *Engine) Process(f *model.Fix) []model.Deviation {
 //
 // Fixes that are invalid, at (0, 0) or repeat the newest fix time change
 // nothing. A fix implausibly far from the last accepted one is held back
-// (VerdictJump), and is evaluated only if the next fix confirms the new
-// place. A fix older than the newest one goes to the late lane when it
+// (VerdictJump), and is evaluated only if the next Config.ReanchorFixes
+// fixes confirm the new place. A fix older than the newest one goes to the late lane when it
 // fills a gap in the live coverage, and is otherwise stale.
 func (e *Engine) ProcessFix(f *model.Fix) Result {
 	switch {
@@ -301,11 +301,13 @@ func (e *Engine) processInOrder(v *vehicle, f *model.Fix, rules []rule) Result {
 	}
 
 	res := Result{Verdict: VerdictAccepted}
-	if confirmed != nil {
+	if len(confirmed) > 0 {
 		e.stats.reanchored.Add(1)
-		v.logger.Info("held-back fix confirmed by the next fix, accepting the new position", "fix_time", confirmed.Time)
+		v.logger.Info("fixes held back as a jump were confirmed, accepting the new position", "fix_time", confirmed[0].Time, "fixes", len(confirmed))
 		res.Reanchored = true
-		res.Deviations = e.evaluate(v, confirmed, true, rules, res.Deviations)
+		for i, c := range confirmed {
+			res.Deviations = e.evaluate(v, c, i == 0, rules, res.Deviations)
+		}
 	}
 	m := v.judgeMotion(&e.cfg, f, false)
 	if m.speedRejected {

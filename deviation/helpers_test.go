@@ -104,3 +104,70 @@ func countState(devs []model.Deviation, state model.DeviationState) int {
 	}
 	return n
 }
+
+func ignition(on bool) fixOption {
+	return func(f *model.Fix) { f.ACC = on; f.Has |= model.HasACC }
+}
+
+func alarmWord(word uint32) fixOption {
+	return func(f *model.Fix) { f.Alarm = word; f.Has |= model.HasAlarm }
+}
+
+func odometer(km float64) fixOption {
+	return func(f *model.Fix) { f.OdometerKm = km; f.Has |= model.HasOdometer }
+}
+
+func source(s model.Source) fixOption { return func(f *model.Fix) { f.Source = s } }
+
+func receivedAt(at time.Time) fixOption { return func(f *model.Fix) { f.ReceivedAt = at } }
+
+// drive returns one fix per interval from start, driving due east from
+// (lat, lon) at each of speedsKmh in turn, so the point-to-point speed
+// matches the reported one.
+func drive(terminal string, start time.Time, interval time.Duration, lat, lon float64, speedsKmh []float64, opts ...fixOption) []*model.Fix {
+	fixes := make([]*model.Fix, len(speedsKmh))
+	eastM := 0.0
+	for i, kmh := range speedsKmh {
+		if i > 0 {
+			eastM += kmh / 3.6 * interval.Seconds()
+		}
+		pLat, pLon := offsetM(lat, lon, 0, eastM)
+		fixes[i] = newFix(terminal, start.Add(time.Duration(i)*interval), pLat, pLon, append([]fixOption{speed(kmh)}, opts...)...)
+	}
+	return fixes
+}
+
+// parked returns n fixes interval apart at (lat, lon).
+func parked(terminal string, start time.Time, interval time.Duration, n int, lat, lon float64, opts ...fixOption) []*model.Fix {
+	fixes := make([]*model.Fix, n)
+	for i := range n {
+		fixes[i] = newFix(terminal, start.Add(time.Duration(i)*interval), lat, lon, append([]fixOption{speed(0)}, opts...)...)
+	}
+	return fixes
+}
+
+func ofKind(devs []model.Deviation, kind model.DeviationKind) []model.Deviation {
+	var out []model.Deviation
+	for _, d := range devs {
+		if d.Kind == kind {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func zoneFeature(t testing.TB, raw string) *geofence.Zone {
+	t.Helper()
+	z, err := geofence.ParseFeature([]byte(raw))
+	if err != nil {
+		t.Fatalf("ParseFeature: %v", err)
+	}
+	return z
+}
+
+// kindZone returns a circle zone of any kind with extra properties.
+func kindZone(t testing.TB, id, kind string, lat, lon, radiusM float64, extra string) *geofence.Zone {
+	t.Helper()
+	return zoneFeature(t, fmt.Sprintf(`{"type":"Feature","id":%q,"properties":{"name":%q,"kind":%q,"radius_m":%g%s},"geometry":{"type":"Point","coordinates":[%.8f,%.8f]}}`,
+		id, id, kind, radiusM, extra, lon, lat))
+}

@@ -24,8 +24,8 @@ const (
 	// accepted fix.
 	VerdictDuplicate
 	// VerdictJump is a fix further from the last accepted fix than the
-	// vehicle could have driven. It is held back: if the next fix confirms
-	// the new place, both are evaluated then.
+	// vehicle could have driven. It is held back: if the next fixes
+	// confirm the new place, all of them are evaluated then.
 	VerdictJump
 	// VerdictLate is a fix older than the vehicle's newest one that fills
 	// a gap in the live coverage; it was evaluated in the late lane.
@@ -61,8 +61,8 @@ type Result struct {
 	// against the point-to-point speed, so no rule used it. The position
 	// was still evaluated.
 	SpeedRejected bool
-	// Reanchored reports that this fix confirmed an earlier fix rejected
-	// as a jump, and both were evaluated.
+	// Reanchored reports that this fix confirmed the fixes held back as a
+	// jump before it, and all of them were evaluated.
 	Reanchored bool
 }
 
@@ -92,8 +92,9 @@ type motionState struct {
 	// SamePositionSince is the fix time since which the coordinates have
 	// not changed.
 	SamePositionSince time.Time `json:"same_position_since,omitzero"`
-	// Pending is the last fix rejected as a jump.
-	Pending *heldFix `json:"pending,omitempty"`
+	// Pending are the fixes held back as a jump, oldest first, each a
+	// plausible successor of the one before.
+	Pending []*heldFix `json:"pending,omitempty"`
 }
 
 // heldFix is the part of a fix the rules read, kept while a fix waits for
@@ -145,19 +146,27 @@ func isJump(cfg *Config, distM float64, dt time.Duration, f *model.Fix) bool {
 }
 
 // screenJump checks f against the vehicle's last accepted fix. A fix the
-// vehicle could not have reached is held back. When f is a plausible next
-// fix after the held-back one, that fix was real: it is returned to be
-// evaluated before f. v.mu must be held.
-func (v *vehicle) screenJump(cfg *Config, f *model.Fix) (confirmed *model.Fix, held bool) {
+// vehicle could not have reached is held back. When ReanchorFixes fixes in
+// a row each follow plausibly on the held-back ones, those were real: they
+// are returned, oldest first, to be evaluated before f. v.mu must be held.
+func (v *vehicle) screenJump(cfg *Config, f *model.Fix) (confirmed []*model.Fix, held bool) {
 	ms := &v.rs.Motion
 	if v.lastFix.IsZero() {
 		return nil, false
 	}
-	if p := ms.Pending; p != nil && f.Time.After(p.Time) {
-		pendingDistM := geofence.HaversineM(p.Lat, p.Lon, f.Lat, f.Lon)
-		if !isJump(cfg, pendingDistM, f.Time.Sub(p.Time), f) {
+	if n := len(ms.Pending); n > 0 {
+		last := ms.Pending[n-1]
+		distM := geofence.HaversineM(last.Lat, last.Lon, f.Lat, f.Lon)
+		if f.Time.After(last.Time) && !isJump(cfg, distM, f.Time.Sub(last.Time), f) {
+			if n < cfg.ReanchorFixes {
+				ms.Pending = append(ms.Pending, holdFix(f))
+				return nil, true
+			}
+			for _, p := range ms.Pending {
+				confirmed = append(confirmed, p.fix(v.terminal))
+			}
 			ms.Pending = nil
-			return p.fix(v.terminal), false
+			return confirmed, false
 		}
 	}
 
@@ -166,7 +175,7 @@ func (v *vehicle) screenJump(cfg *Config, f *model.Fix) (confirmed *model.Fix, h
 		ms.Pending = nil
 		return nil, false
 	}
-	ms.Pending = holdFix(f)
+	ms.Pending = []*heldFix{holdFix(f)}
 	return nil, true
 }
 
