@@ -61,7 +61,8 @@ func (c *coverageState) covers(t time.Time, source model.Source) bool {
 
 // checkCoverage runs before f becomes the vehicle's last fix. It closes a
 // live signal_loss episode, or raises a late one when f reveals a gap in
-// fix time during an active trip, and records the gap for the late lane.
+// fix time and reception during an active trip, and records the gap for
+// the late lane.
 func (e *Engine) checkCoverage(v *vehicle, f *model.Fix, env *evalEnv, out []model.Deviation) []model.Deviation {
 	cov := &v.rs.Coverage
 	prev := v.lastFix
@@ -84,7 +85,17 @@ func (e *Engine) checkCoverage(v *vehicle, f *model.Fix, env *evalEnv, out []mod
 		if ps := v.trip.trip.PlannedStart; start.Before(ps) {
 			start = ps
 		}
-		if f.Time.Sub(start) > v.signalLossThreshold(&e.cfg) {
+		// The gap must also be a gap in reception. When the fix before it
+		// was itself received late, from a backlog, data kept arriving
+		// while the fix times caught up, and a unit that uploads its
+		// backlog before fresh fixes leaves a hole in fix time that no
+		// outage caused.
+		silentSince := start
+		if v.lastReceived.After(silentSince) {
+			silentSince = v.lastReceived
+		}
+		threshold := v.signalLossThreshold(&e.cfg)
+		if f.Time.Sub(start) > threshold && f.Time.Sub(silentSince) > threshold {
 			ep := newEpisode(v, key, start, v.lastLat, v.lastLon, "medium")
 			ep.Peak = f.Time.Sub(start).Seconds()
 			st := stamp{receivedAt: f.ReceivedAt, late: true}
