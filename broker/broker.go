@@ -7,6 +7,7 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
+	"golang.org/x/time/rate"
 )
 
 // Message is one publish received from a client.
@@ -56,6 +58,13 @@ type Options struct {
 	// WebSocketAddr is the MQTT-over-WebSocket listen address; empty
 	// disables it.
 	WebSocketAddr string
+	// TLSConfig enables the MQTT-over-TLS listener on TLSListener, or on
+	// TLSAddr when TLSListener is nil. When it requires and verifies client
+	// certificates, a certificate's common name must equal the terminal id
+	// the client logs in with.
+	TLSConfig   *tls.Config
+	TLSAddr     string
+	TLSListener net.Listener
 
 	MaxPacketBytes int
 	ReceiveMaximum int
@@ -64,6 +73,17 @@ type Options struct {
 	SessionExpiry  time.Duration
 	MessageExpiry  time.Duration
 	MaxClients     int
+
+	// ConnectRate is the sustained number of CONNECT packets per second
+	// the broker processes, and ConnectBurst the bucket size; a CONNECT
+	// beyond them gets "server unavailable" before any password is hashed.
+	ConnectRate  float64
+	ConnectBurst int
+	// FlapTakeovers live takeovers of one terminal's client id within
+	// FlapWindow ban that terminal for FlapBan.
+	FlapTakeovers int
+	FlapWindow    time.Duration
+	FlapBan       time.Duration
 
 	Credentials Credentials
 	Handler     Handler
@@ -75,7 +95,12 @@ type Broker struct {
 	server  *mqtt.Server
 	log     *slog.Logger
 	addr    net.Addr
+	tlsAddr net.Addr
 	metrics *metrics
+	guard   *guard
+	// requireClientCert is set when the TLS listener verifies client
+	// certificates, so their common name is checked against the terminal.
+	requireClientCert bool
 
 	// mu guards online, which maps a terminal to its current client so a
 	// superseded connection's disconnect does not mark the vehicle offline.
@@ -109,10 +134,18 @@ func New(opts Options) (*Broker, error) {
 	// Topic aliases are per-connection state a client could inflate.
 	caps.TopicAliasMaximum = 64
 
+	connectRate := opts.ConnectRate
+	if connectRate <= 0 {
+		connectRate = 500
+	}
 	b := &Broker{
 		log:     log,
 		online:  map[string]*mqtt.Client{},
 		metrics: newMetrics(),
+		guard: newGuard(connectRate, orDefault(opts.ConnectBurst, 1000),
+			orDefault(opts.FlapTakeovers, 2),
+			orDefaultDuration(opts.FlapWindow, time.Minute),
+			orDefaultDuration(opts.FlapBan, 10*time.Minute)),
 	}
 	b.server = mqtt.New(&mqtt.Options{
 		Capabilities: caps,
@@ -122,7 +155,8 @@ func New(opts Options) (*Broker, error) {
 		SysTopicResendInterval: 60,
 	})
 
-	hook := &hook{broker: b, creds: opts.Credentials, handler: opts.Handler, log: log}
+	hook := &hook{broker: b, creds: opts.Credentials, handler: opts.Handler, log: log,
+		rateLog: rate.Sometimes{First: 1, Interval: 10 * time.Second}}
 	if err := b.server.AddHook(hook, nil); err != nil {
 		return nil, fmt.Errorf("add broker hook: %w", err)
 	}
@@ -140,6 +174,12 @@ func New(opts Options) (*Broker, error) {
 		ln.Close()
 		return nil, fmt.Errorf("add MQTT listener: %w", err)
 	}
+	if opts.TLSConfig != nil {
+		if err := b.addTLSListener(opts); err != nil {
+			b.server.Close()
+			return nil, err
+		}
+	}
 	if opts.WebSocketAddr != "" {
 		ws := listeners.NewWebsocket(listeners.Config{ID: "ws", Address: opts.WebSocketAddr})
 		if err := b.server.AddListener(ws); err != nil {
@@ -151,8 +191,57 @@ func New(opts Options) (*Broker, error) {
 		b.server.Close()
 		return nil, fmt.Errorf("start MQTT broker: %w", err)
 	}
-	log.Info("MQTT broker listening", "addr", b.addr.String(), "websocket_addr", opts.WebSocketAddr)
+	log.Info("MQTT broker listening", "addr", b.addr.String(), "websocket_addr", opts.WebSocketAddr, "tls_addr", addrString(b.tlsAddr))
 	return b, nil
+}
+
+// tlsListenerID names the TLS listener in mochi's client records.
+const tlsListenerID = "tls"
+
+func (b *Broker) addTLSListener(opts Options) error {
+	ln := opts.TLSListener
+	if ln == nil {
+		var err error
+		ln, err = net.Listen("tcp", opts.TLSAddr)
+		if err != nil {
+			return fmt.Errorf("listen for MQTT over TLS on %s: %w", opts.TLSAddr, err)
+		}
+	}
+	cfg := opts.TLSConfig.Clone()
+	if cfg.MinVersion < tls.VersionTLS12 {
+		cfg.MinVersion = tls.VersionTLS12
+	}
+	b.requireClientCert = cfg.ClientAuth == tls.RequireAndVerifyClientCert
+	b.tlsAddr = ln.Addr()
+	if err := b.server.AddListener(listeners.NewNet(tlsListenerID, tls.NewListener(ln, cfg))); err != nil {
+		ln.Close()
+		return fmt.Errorf("add MQTT TLS listener: %w", err)
+	}
+	return nil
+}
+
+// TLSAddr returns the TLS listener's address, or nil without one.
+func (b *Broker) TLSAddr() net.Addr { return b.tlsAddr }
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
+
+// stopTerminal disconnects every connection logged in as terminal.
+func (b *Broker) stopTerminal(terminal string) {
+	for _, cl := range b.server.Clients.GetAll() {
+		if cl.Net.Inline || string(cl.Properties.Username) != terminal {
+			continue
+		}
+		if cl.Properties.ProtocolVersion == 5 {
+			_ = b.server.DisconnectClient(cl, packets.ErrBanned)
+			continue
+		}
+		cl.Stop(errTerminalBanned)
+	}
 }
 
 // Addr returns the TCP listener's address.

@@ -2,12 +2,15 @@ package broker
 
 import (
 	"bytes"
+	"crypto/tls"
+	"errors"
 	"log/slog"
 	"strings"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+	"golang.org/x/time/rate"
 )
 
 // hook connects mochi's events to the vehicle registry and the Handler.
@@ -17,12 +20,17 @@ type hook struct {
 	creds   Credentials
 	handler Handler
 	log     *slog.Logger
+
+	// rateLog keeps a reconnect storm from flooding the log; the refusals
+	// are counted in hwtrack_mqtt_connects_rejected_total.
+	rateLog rate.Sometimes
 }
 
 func (h *hook) ID() string { return "hwtrack" }
 
 func (h *hook) Provides(b byte) bool {
 	return bytes.Contains([]byte{
+		mqtt.OnConnect,
 		mqtt.OnConnectAuthenticate,
 		mqtt.OnACLCheck,
 		mqtt.OnPublish,
@@ -31,16 +39,102 @@ func (h *hook) Provides(b byte) bool {
 	}, []byte{b})
 }
 
+// errTerminalBanned stops the connections of a banned terminal.
+var errTerminalBanned = errors.New("terminal banned for sharing its client id")
+
+// OnConnect refuses a CONNECT when the connect rate is exceeded or the
+// terminal is banned, before the password is hashed. A non-nil error makes
+// mochi close the connection after the CONNACK sent here.
+func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+	if !h.broker.guard.allowConnect() {
+		h.broker.metrics.connectsRejected.WithLabelValues("rate").Inc()
+		h.rateLog.Do(func() {
+			h.log.Warn("MQTT connect rate exceeded; rejecting connections with server unavailable", "client_id", cl.ID, "remote", cl.Net.Remote)
+		})
+		h.rejectConnect(cl, packets.ErrServerBusy, packets.Err3ServerUnavailable)
+		return packets.ErrServerBusy
+	}
+	terminal := string(pk.Connect.Username)
+	if until := h.broker.guard.bannedUntil(terminal, time.Now()); !until.IsZero() {
+		h.broker.metrics.connectsRejected.WithLabelValues("banned").Inc()
+		h.log.Debug("MQTT connect rejected: terminal banned", "client_id", cl.ID, "vehicle_id", terminal, "banned_until", until)
+		h.rejectConnect(cl, packets.ErrBanned, packets.Err3NotAuthorized)
+		return packets.ErrBanned
+	}
+	return nil
+}
+
+// rejectConnect sends a negative CONNACK: v5 to MQTT 5 clients, v3 (a return code
+// of MQTT 3.1.1, which has no "banned" or "busy") to the others.
+func (h *hook) rejectConnect(cl *mqtt.Client, v5, v3 packets.Code) {
+	code := v5
+	if cl.Properties.ProtocolVersion < 5 {
+		code = v3
+	}
+	_ = h.broker.server.SendConnack(cl, code, false, nil)
+}
+
 // OnConnectAuthenticate accepts a client whose username is a registered
-// terminal id and whose password matches its stored hash.
+// terminal id and whose password matches its stored hash. On the TLS
+// listener with client certificates required, the certificate's common
+// name must also equal the terminal id. A client id held by a live
+// connection of another terminal is refused, and a takeover by the same
+// terminal counts towards its flapping ban.
 func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	terminal := string(pk.Connect.Username)
 	ok := ValidTerminal(terminal) && h.creds.Check(terminal, string(pk.Connect.Password))
 	if !ok {
 		h.broker.metrics.authFailures.Inc()
 		h.log.Warn("MQTT authentication failed", "client_id", cl.ID, "vehicle_id", terminal, "remote", cl.Net.Remote)
+		return false
 	}
-	return ok
+	if cl.Net.Listener == tlsListenerID && h.broker.requireClientCert {
+		if cn := peerCommonName(cl); cn != terminal {
+			h.broker.metrics.authFailures.Inc()
+			h.log.Warn("MQTT client certificate does not match the terminal", "client_id", cl.ID, "vehicle_id", terminal, "common_name", cn, "remote", cl.Net.Remote)
+			return false
+		}
+	}
+
+	existing, found := h.broker.server.Clients.Get(cl.ID)
+	if !found || existing.Closed() {
+		return true
+	}
+	if string(existing.Properties.Username) != terminal {
+		h.broker.metrics.connectsRejected.WithLabelValues("client_id_in_use").Inc()
+		h.log.Warn("MQTT connect rejected: client id in use by another terminal", "client_id", cl.ID, "vehicle_id", terminal, "holder", string(existing.Properties.Username))
+		return false
+	}
+
+	h.broker.metrics.takeovers.Inc()
+	until := h.broker.guard.recordTakeover(terminal, time.Now())
+	if until.IsZero() {
+		h.log.Info("MQTT session taken over by a new connection", "client_id", cl.ID, "vehicle_id", terminal, "remote", cl.Net.Remote, "previous_remote", existing.Net.Remote)
+		return true
+	}
+
+	// Both units are refused from here on: neither one's fixes are
+	// recorded until an operator finds out which one is misconfigured.
+	h.broker.metrics.bans.Inc()
+	h.log.Error("MQTT terminal banned: its client id is used by more than one connection",
+		"client_id", cl.ID, "vehicle_id", terminal, "remote", cl.Net.Remote, "previous_remote", existing.Net.Remote,
+		"takeovers", h.broker.guard.takeovers, "window", h.broker.guard.window, "banned_until", until)
+	h.broker.stopTerminal(terminal)
+	return false
+}
+
+// peerCommonName returns the subject common name of the client's verified
+// certificate, or "" when the connection has none.
+func peerCommonName(cl *mqtt.Client) string {
+	conn, ok := cl.Net.Conn.(*tls.Conn)
+	if !ok {
+		return ""
+	}
+	state := conn.ConnectionState()
+	if len(state.VerifiedChains) == 0 || len(state.PeerCertificates) == 0 {
+		return ""
+	}
+	return state.PeerCertificates[0].Subject.CommonName
 }
 
 // OnACLCheck confines a vehicle to hwt/v1/{terminal}/… and
@@ -72,9 +166,17 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	if cl.Net.Inline {
 		return pk, nil
 	}
+	terminal := string(cl.Properties.Username)
+	if until := h.broker.guard.bannedUntil(terminal, time.Now()); !until.IsZero() {
+		// A connection that was established before the ban, or raced
+		// it, must not add fixes either.
+		h.broker.metrics.publishFailures.Inc()
+		cl.Stop(errTerminalBanned)
+		return pk, packets.ErrRejectPacket
+	}
 	msg := Message{
 		ClientID:   cl.ID,
-		Terminal:   string(cl.Properties.Username),
+		Terminal:   terminal,
 		Topic:      pk.TopicName,
 		QoS:        pk.FixedHeader.Qos,
 		Retain:     pk.FixedHeader.Retain,

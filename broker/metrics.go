@@ -2,6 +2,7 @@ package broker
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -12,6 +13,9 @@ type metrics struct {
 	authFailures    prometheus.Counter
 	aclDenials      prometheus.Counter
 	publishFailures prometheus.Counter
+	connectsRejected *prometheus.CounterVec
+	takeovers       prometheus.Counter
+	bans            prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -21,6 +25,9 @@ func newMetrics() *metrics {
 		authFailures:    prometheus.NewCounter(prometheus.CounterOpts{Name: "hwtrack_mqtt_auth_failures_total", Help: "MQTT connections rejected for bad credentials."}),
 		aclDenials:      prometheus.NewCounter(prometheus.CounterOpts{Name: "hwtrack_mqtt_acl_denials_total", Help: "Publishes or subscriptions refused because the topic is outside the vehicle's prefix."}),
 		publishFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "hwtrack_mqtt_publish_unrecorded_total", Help: "Publishes whose acknowledgement was withheld because they could not be recorded."}),
+		connectsRejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hwtrack_mqtt_connects_rejected_total", Help: "CONNECT packets rejected before authentication or for a client id in use, by reason (rate, banned, client_id_in_use)."}, []string{"reason"}),
+		takeovers:       prometheus.NewCounter(prometheus.CounterOpts{Name: "hwtrack_mqtt_takeovers_total", Help: "Live sessions replaced by a new connection with the same client id."}),
+		bans:            prometheus.NewCounter(prometheus.CounterOpts{Name: "hwtrack_mqtt_terminal_bans_total", Help: "Terminals banned because their client id kept being taken over; alert on any increase."}),
 	}
 }
 
@@ -30,5 +37,8 @@ func (b *Broker) Collectors() []prometheus.Collector {
 	m := b.metrics
 	clients := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hwtrack_mqtt_clients_connected", Help: "MQTT clients connected now."},
 		func() float64 { return float64(atomic.LoadInt64(&b.server.Info.ClientsConnected)) })
-	return []prometheus.Collector{m.connects, m.disconnects, m.authFailures, m.aclDenials, m.publishFailures, clients}
+	banned := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hwtrack_mqtt_terminals_banned", Help: "Terminals banned now for sharing a client id."},
+		func() float64 { return float64(b.guard.bannedCount(time.Now())) })
+	return []prometheus.Collector{m.connects, m.disconnects, m.authFailures, m.aclDenials, m.publishFailures,
+		m.connectsRejected, m.takeovers, m.bans, clients, banned}
 }
