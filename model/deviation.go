@@ -140,4 +140,8 @@ type Deviation struct {
 	Severity string `json:"severity,omitempty"`
 	TextZH   string `json:"text"`
 	TextEN   string `json:"text_en"`
+
+	// Handling is what regulators did about the episode. The rules engine
+	// leaves it zero; the API fills it in from the stored handling record.
+	Handling Handling `json:"handling,omitzero"`
 }
