@@ -12,15 +12,24 @@ import (
 	"github.com/hwtrack/hwtrack/model"
 )
 
-// BenchmarkProcess measures one fix through both rules with 10,000 zones
-// (circles of 30 m to 300 m over 30 km × 30 km around Yongkang, half of
-// them restricted) and an active trip on a 2,000-vertex route. The
-// vehicle drives along the route and swings 0 to 400 m off it.
+// BenchmarkProcess measures one fix through every rule with 1,000,
+// 10,000 and 100,000 zones and an active trip on a 2,000-vertex route.
+// The zones are circles of 30 m to 300 m, half of them restricted, at a
+// constant density of 10,000 per 30 km × 30 km around Yongkang, so the
+// area grows with the count. The vehicle drives along the route at
+// 40 km/h and swings 0 to 400 m off it.
 func BenchmarkProcess(b *testing.B) {
+	for _, n := range []int{1_000, 10_000, 100_000} {
+		b.Run(fmt.Sprintf("zones=%d", n), func(b *testing.B) { benchmarkProcess(b, n) })
+	}
+}
+
+func benchmarkProcess(b *testing.B, zoneCount int) {
 	rng := rand.New(rand.NewPCG(1, 1))
-	zones := make([]*geofence.Zone, 0, 10_000)
-	for i := range 10_000 {
-		lat, lon := offsetM(ykLat, ykLon, (rng.Float64()*2-1)*15000, (rng.Float64()*2-1)*15000)
+	halfSideM := 15000 * math.Sqrt(float64(zoneCount)/10_000)
+	zones := make([]*geofence.Zone, 0, zoneCount)
+	for i := range zoneCount {
+		lat, lon := offsetM(ykLat, ykLon, (rng.Float64()*2-1)*halfSideM, (rng.Float64()*2-1)*halfSideM)
 		kind := "site"
 		if i%2 == 0 {
 			kind = "restricted"
@@ -50,6 +59,7 @@ func BenchmarkProcess(b *testing.B) {
 		Route:        []byte(`{"type":"LineString","coordinates":[` + strings.Join(coords, ",") + `]}`),
 		CorridorM:    200,
 		PlannedStart: t0.Add(-time.Hour),
+		PlannedEnd:   t0.Add(24 * time.Hour),
 		State:        model.TripDispatched,
 	}
 

@@ -58,10 +58,13 @@ type vehicle struct {
 	late   *vehicle
 	isLate bool
 
-	// scratch and keyScratch are reused within one call to save
-	// allocations per fix.
-	scratch    []*geofence.Zone
-	keyScratch []trackerKey
+	// The scratch fields are reused within one call to save allocations
+	// per fix.
+	scratch           []*geofence.Zone
+	restrictedScratch []*geofence.Zone
+	keyScratch        []trackerKey
+	fixScratch        model.Fix
+	envScratch        evalEnv
 }
 
 func newVehicle(terminal string, logger *slog.Logger) *vehicle {
@@ -327,8 +330,12 @@ func (e *Engine) evaluate(v *vehicle, f *model.Fix, afterJump bool, rules []rule
 
 // evaluateJudged makes f the vehicle's last fix and runs the rules on it.
 func (e *Engine) evaluateJudged(v *vehicle, f *model.Fix, m motion, rules []rule, out []model.Deviation) []model.Deviation {
-	ef := effectiveFix(f, m)
-	env := evalEnv{
+	// The effective fix and the environment live in the vehicle, so
+	// handing them to the rules allocates nothing.
+	ef := &v.fixScratch
+	*ef = effectiveFix(f, m)
+	env := &v.envScratch
+	*env = evalEnv{
 		engine: e,
 		zones:  e.zones.Load(),
 		motion: m,
@@ -336,16 +343,18 @@ func (e *Engine) evaluateJudged(v *vehicle, f *model.Fix, m motion, rules []rule
 	}
 	if !v.isLate {
 		e.stats.processed.Add(1)
-		out = e.checkCoverage(v, &ef, &env, out)
+		out = e.checkCoverage(v, ef, env, out)
 		v.lastReceived = f.ReceivedAt
 	}
 	v.lastFix, v.lastLat, v.lastLon = f.Time, f.Lat, f.Lon
 
-	env.queryZones(v, &ef)
+	env.queryZones(v, ef)
 	for _, r := range rules {
-		out = r.evaluate(&env, v, &ef, out)
+		out = r.evaluate(env, v, ef, out)
 	}
 	clear(v.scratch)
+	clear(v.restrictedScratch)
+	*env = evalEnv{}
 	return out
 }
 

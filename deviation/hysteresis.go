@@ -64,7 +64,9 @@ type episode struct {
 	// whose limit an overspeed episode broke; Peak the episode's extreme
 	// (km/h for overspeed, seconds for a stop or a signal loss); LimitKmh
 	// the limit broken; Bit the JT/T 808 alarm bit; PlannedEnd the
-	// planned end of an overtime trip.
+	// planned end of an overtime trip; TripID the trip during which a
+	// stop or signal loss began.
+	TripID     string    `json:"trip_id,omitempty"`
 	ZoneID     string    `json:"zone_id,omitempty"`
 	Peak       float64   `json:"peak,omitempty"`
 	LimitKmh   float64   `json:"limit_kmh,omitempty"`

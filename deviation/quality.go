@@ -4,7 +4,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/hwtrack/hwtrack/geofence"
 	"github.com/hwtrack/hwtrack/model"
 )
 
@@ -156,7 +155,7 @@ func (v *vehicle) screenJump(cfg *Config, f *model.Fix) (confirmed []*model.Fix,
 	}
 	if n := len(ms.Pending); n > 0 {
 		last := ms.Pending[n-1]
-		distM := geofence.HaversineM(last.Lat, last.Lon, f.Lat, f.Lon)
+		distM := distanceM(last.Lat, last.Lon, f.Lat, f.Lon)
 		if f.Time.After(last.Time) && !isJump(cfg, distM, f.Time.Sub(last.Time), f) {
 			if n < cfg.ReanchorFixes {
 				ms.Pending = append(ms.Pending, holdFix(f))
@@ -170,7 +169,7 @@ func (v *vehicle) screenJump(cfg *Config, f *model.Fix) (confirmed []*model.Fix,
 		}
 	}
 
-	distM := geofence.HaversineM(v.lastLat, v.lastLon, f.Lat, f.Lon)
+	distM := distanceM(v.lastLat, v.lastLon, f.Lat, f.Lon)
 	if !isJump(cfg, distM, f.Time.Sub(v.lastFix), f) {
 		ms.Pending = nil
 		return nil, false
@@ -193,7 +192,7 @@ func (v *vehicle) judgeMotion(cfg *Config, f *model.Fix, afterJump bool) motion 
 	}
 	dt := f.Time.Sub(v.lastFix)
 	if hasSpeed && !afterJump && !v.lastFix.IsZero() && dt > 0 && dt <= speedCheckMaxGap {
-		p2pKmh := geofence.HaversineM(v.lastLat, v.lastLon, f.Lat, f.Lon) / dt.Seconds() * 3.6
+		p2pKmh := distanceM(v.lastLat, v.lastLon, f.Lat, f.Lon) / dt.Seconds() * 3.6
 		refKmh := p2pKmh
 		if ms.SpeedKnown {
 			refKmh = ms.SpeedKmh
@@ -229,4 +228,19 @@ func effectiveFix(f *model.Fix, m motion) model.Fix {
 		ef.Has &^= model.HasSpeed
 	}
 	return ef
+}
+
+// metresPerDegree is the length of one degree of latitude on the sphere
+// of mean radius 6,371,008.8 m, the radius geofence uses.
+const metresPerDegree = 6371008.8 * math.Pi / 180
+
+// distanceM returns the distance in metres between two points with the
+// equirectangular approximation. Against haversine its error stays under
+// 0.1 % up to 100 km at Chinese latitudes (a test checks this), well inside
+// what the jump, spike and stop thresholds need, and it costs one cosine
+// where haversine costs five trigonometric calls.
+func distanceM(lat1, lon1, lat2, lon2 float64) float64 {
+	dy := lat2 - lat1
+	dx := (lon2 - lon1) * math.Cos((lat1+lat2)/2*math.Pi/180)
+	return math.Sqrt(dx*dx+dy*dy) * metresPerDegree
 }

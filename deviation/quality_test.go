@@ -1,6 +1,7 @@
 package deviation
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -160,5 +161,28 @@ func TestVerdictStrings(t *testing.T) {
 		if got := v.String(); got != want {
 			t.Errorf("Verdict(%d).String() = %q, want %q", v, got, want)
 		}
+	}
+}
+
+func TestDistanceMatchesHaversine(t *testing.T) {
+	cases := []struct {
+		name            string
+		lat, lon        float64
+		dNorthM, dEastM float64
+	}{
+		{"10 m east at Yongkang", ykLat, ykLon, 0, 10},
+		{"1 km diagonal at Shanghai", shLat, shLon, 700, 700},
+		{"100 km north-east at Harbin", 45.8, 126.6, 70000, 70000},
+		{"100 km south at Sanya", 18.25, 109.5, -100000, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			lat2, lon2 := offsetM(tc.lat, tc.lon, tc.dNorthM, tc.dEastM)
+			want := geofence.HaversineM(tc.lat, tc.lon, lat2, lon2)
+			got := distanceM(tc.lat, tc.lon, lat2, lon2)
+			if rel := math.Abs(got-want) / want; rel > 0.001 {
+				t.Errorf("distanceM = %.3f m, haversine %.3f m: relative error %.5f, want under 0.001", got, want, rel)
+			}
+		})
 	}
 }

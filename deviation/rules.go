@@ -121,13 +121,14 @@ var _ rule = restrictedZoneRule{}
 func (restrictedZoneRule) kind() model.DeviationKind { return model.KindRestrictedZone }
 
 func (r restrictedZoneRule) evaluate(env *evalEnv, v *vehicle, f *model.Fix, out []model.Deviation) []model.Deviation {
-	var inside []*geofence.Zone
+	inside := v.restrictedScratch[:0]
 	for _, z := range env.inside {
 		if z.Kind == geofence.KindRestricted {
 			inside = append(inside, z)
 			v.tracker(trackerKey{Kind: model.KindRestrictedZone, Subject: z.ID})
 		}
 	}
+	v.restrictedScratch = inside
 
 	// Walk every restricted tracker, inside or not, in a stable order so a
 	// fix that changes several zones reports them the same way each time.

@@ -216,18 +216,18 @@ func (e *Engine) checkOvertime(v *vehicle, at time.Time, lat, lon float64, st st
 // signal_loss and the trip_overtime episodes of other trips or of a trip
 // whose planned end moved past end.at. v.mu must be held.
 func (e *Engine) closeTripEpisodes(v *vehicle, next *compiledTrip, end endPoint, out []model.Deviation) []model.Deviation {
-	sameTrip := next != nil && v.trip != nil && next.trip.ID == v.trip.trip.ID
-	if !sameTrip {
-		if ep := v.rs.Stop.Episode; ep != nil {
-			ep.Peak = end.at.Sub(ep.StartedAt).Seconds()
-			out = append(out, e.closedDeviation(v, trackerKey{Kind: model.KindLongStop}, ep, end))
-			v.rs.Stop.Episode = nil
-		}
-		if ep := v.rs.Signal.Live; ep != nil {
-			ep.Peak = end.at.Sub(ep.StartedAt).Seconds()
-			out = append(out, e.closedDeviation(v, trackerKey{Kind: model.KindSignalLoss}, ep, end))
-			v.rs.Signal.Live = nil
-		}
+	// Episodes are matched to the next trip by the trip ID they recorded,
+	// so setting the trip again after RestoreState keeps them.
+	keeps := func(ep *episode) bool { return next != nil && ep.TripID == next.trip.ID }
+	if ep := v.rs.Stop.Episode; ep != nil && !keeps(ep) {
+		ep.Peak = end.at.Sub(ep.StartedAt).Seconds()
+		out = append(out, e.closedDeviation(v, trackerKey{Kind: model.KindLongStop}, ep, end))
+		v.rs.Stop.Episode = nil
+	}
+	if ep := v.rs.Signal.Live; ep != nil && !keeps(ep) {
+		ep.Peak = end.at.Sub(ep.StartedAt).Seconds()
+		out = append(out, e.closedDeviation(v, trackerKey{Kind: model.KindSignalLoss}, ep, end))
+		v.rs.Signal.Live = nil
 	}
 
 	for _, tripID := range sortedEpisodeKeys(v.rs.Overtime) {

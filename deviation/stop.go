@@ -76,7 +76,7 @@ func (longStopRule) evaluate(env *evalEnv, v *vehicle, f *model.Fix, out []model
 		return out
 	}
 
-	if geofence.HaversineM(a.Lat, a.Lon, f.Lat, f.Lon) <= radiusM {
+	if distanceM(a.Lat, a.Lon, f.Lat, f.Lon) <= radiusM {
 		st.Out, st.OutFixes = nil, 0
 		return stayed(env, v, f, out)
 	}
@@ -85,7 +85,7 @@ func (longStopRule) evaluate(env *evalEnv, v *vehicle, f *model.Fix, out []model
 		st.Out, st.OutFixes, st.OutClustered = placeOf(f), 1, true
 	} else {
 		st.OutFixes++
-		if geofence.HaversineM(st.Out.Lat, st.Out.Lon, f.Lat, f.Lon) > radiusM {
+		if distanceM(st.Out.Lat, st.Out.Lon, f.Lat, f.Lon) > radiusM {
 			st.OutClustered = false
 		}
 	}

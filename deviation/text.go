@@ -21,13 +21,17 @@ func deviationID(terminal string, key trackerKey, startedAt time.Time) string {
 
 // newEpisode starts an episode of a timed kind at a place and time.
 func newEpisode(v *vehicle, key trackerKey, startedAt time.Time, lat, lon float64, severity string) *episode {
-	return &episode{
+	ep := &episode{
 		ID:        deviationID(v.terminal, key, startedAt),
 		StartedAt: startedAt,
 		Lat:       lat,
 		Lon:       lon,
 		Severity:  severity,
 	}
+	if v.trip != nil {
+		ep.TripID = v.trip.trip.ID
+	}
+	return ep
 }
 
 func (e *Engine) baseDeviation(v *vehicle, key trackerKey, ep *episode, st stamp) model.Deviation {
