@@ -27,6 +27,7 @@ type Config struct {
 	Retention Retention `yaml:"retention"`
 	Ingest    Ingest    `yaml:"ingest"`
 	Rules     Rules     `yaml:"rules"`
+	Console   Console   `yaml:"console"`
 	// ZoneFiles are GeoJSON FeatureCollections loaded at start; their
 	// zones are replaced on every start, zones added through the API stay.
 	ZoneFiles []string `yaml:"zone_files"`
@@ -52,6 +53,28 @@ type MQTT struct {
 	// MessageExpiry caps how long an undelivered message is kept.
 	MessageExpiry Duration `yaml:"message_expiry"`
 	MaxClients    int      `yaml:"max_clients"`
+
+	// TLSAddr is the MQTT-over-TLS listener, started only when TLSCertFile
+	// and TLSKeyFile (PEM) are set.
+	TLSAddr     string `yaml:"tls_addr"`
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
+	// ClientCAFile (PEM) makes the TLS listener require client
+	// certificates signed by these CAs, whose common name must equal the
+	// terminal id the unit logs in with.
+	ClientCAFile string `yaml:"client_ca_file"`
+
+	// ConnectRate is the sustained number of CONNECT packets per second
+	// the broker processes, and ConnectBurst the bucket size. Beyond them
+	// a client gets "server unavailable" and retries later.
+	ConnectRate  float64 `yaml:"connect_rate"`
+	ConnectBurst int     `yaml:"connect_burst"`
+	// FlapTakeovers live takeovers of one terminal's client id within
+	// FlapWindow ban the terminal for FlapBan, because two units sharing an
+	// id would interleave their tracks.
+	FlapTakeovers int      `yaml:"flap_takeovers"`
+	FlapWindow    Duration `yaml:"flap_window"`
+	FlapBan       Duration `yaml:"flap_ban"`
 }
 
 // HTTP configures the API, console and metrics listener.
@@ -60,6 +83,9 @@ type HTTP struct {
 	// APITokens are accepted bearer tokens for the API, in addition to the
 	// admin token created on first start.
 	APITokens []string `yaml:"api_tokens"`
+	// TLSCertFile and TLSKeyFile (PEM) switch the listener to HTTPS.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
 }
 
 // Upstream is the regulator's MQTT broker the forwarder publishes to.
@@ -98,6 +124,27 @@ type Rules struct {
 	Persistence Duration `yaml:"persistence"`
 }
 
+// Console configures the regulator console's map and session cookies.
+type Console struct {
+	// TileURL is the map tile URL template with {z}, {x} and {y}, and
+	// optionally {s} for a subdomain; empty draws the overlays on a plain
+	// background.
+	TileURL string `yaml:"tile_url"`
+	// TileCRS is the datum of the tiles: wgs84 (Tianditu) or gcj02
+	// (AMap), which the console converts overlays into for display.
+	TileCRS         string `yaml:"tile_crs"`
+	TileAttribution string `yaml:"tile_attribution"`
+	// DefaultLanguage is zh-CN or en.
+	DefaultLanguage string `yaml:"default_language"`
+	// InsecureCookies drops the Secure attribute from the session cookie,
+	// so a browser keeps it over plain http. Only for the demo and tests.
+	InsecureCookies bool `yaml:"insecure_cookies"`
+	// Center is the initial map centre as [lat, lon] in WGS-84 degrees.
+	Center []float64 `yaml:"center"`
+	// Zoom is the initial map zoom level.
+	Zoom int `yaml:"zoom"`
+}
+
 const day = 24 * time.Hour
 
 // Default returns the configuration used when nothing else is set.
@@ -115,6 +162,12 @@ func Default() Config {
 			SessionExpiry:  Duration(day),
 			MessageExpiry:  Duration(10 * time.Minute),
 			MaxClients:     200_000,
+			TLSAddr:        ":8883",
+			ConnectRate:    500,
+			ConnectBurst:   1000,
+			FlapTakeovers:  2,
+			FlapWindow:     Duration(time.Minute),
+			FlapBan:        Duration(10 * time.Minute),
 		},
 		HTTP: HTTP{Addr: ":8080"},
 		Upstream: Upstream{
@@ -136,6 +189,13 @@ func Default() Config {
 			MarginM:     20,
 			MinFixes:    2,
 			Persistence: Duration(30 * time.Second),
+		},
+		Console: Console{
+			TileCRS:         "wgs84",
+			DefaultLanguage: "zh-CN",
+			// Yongkang city centre.
+			Center: []float64{28.89, 120.04},
+			Zoom:   12,
 		},
 		ZoneFiles: []string{"configs/zones.geojson"},
 	}

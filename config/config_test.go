@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,9 @@ func TestExampleConfigMatchesDefaults(t *testing.T) {
 	def := Default()
 	if cfg.MQTT != def.MQTT || cfg.Retention != def.Retention || cfg.Rules != def.Rules || cfg.Ingest != def.Ingest {
 		t.Errorf("example config differs from defaults:\n got %+v\nwant %+v", cfg, def)
+	}
+	if !reflect.DeepEqual(cfg.Console, def.Console) {
+		t.Errorf("example console settings differ from defaults:\n got %+v\nwant %+v", cfg.Console, def.Console)
 	}
 }
 
@@ -127,5 +131,50 @@ func TestParseDuration(t *testing.T) {
 	}
 	if _, err := ParseDuration("1.5d"); err == nil {
 		t.Error("ParseDuration(1.5d) accepted a fractional day")
+	}
+}
+
+func TestConsoleSettings(t *testing.T) {
+	cases := []struct {
+		name    string
+		yaml    string
+		env     []string
+		problem string
+	}{
+		{"tile url without z", "console:\n  tile_url: https://t.example/{x}/{y}.png\n", nil, "console.tile_url"},
+		{"ftp tile url", "console:\n  tile_url: ftp://t.example/{z}/{x}/{y}\n", nil, "console.tile_url"},
+		{"bad crs", "console:\n  tile_crs: bd09\n", nil, "console.tile_crs"},
+		{"bad language", "console:\n  default_language: fr\n", nil, "console.default_language"},
+		{"one number center", "console:\n  center: [28.9]\n", nil, "console.center"},
+		{"center out of range", "", []string{"HWTRACK_CONSOLE_CENTER=120.04,28.89"}, "console.center"},
+		{"zoom too far", "console:\n  zoom: 30\n", nil, "console.zoom"},
+		{"markup in attribution", "console:\n  tile_attribution: <b>x</b>\n", nil, "console.tile_attribution"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(writeFile(t, tc.yaml), tc.env, Flags{})
+			var cfgErr *Error
+			if !errors.As(err, &cfgErr) {
+				t.Fatalf("Load error = %v, want *Error", err)
+			}
+			if !strings.Contains(err.Error(), tc.problem) {
+				t.Errorf("error %q does not name %s", err, tc.problem)
+			}
+		})
+	}
+
+	cfg, err := Load(writeFile(t, "console:\n  tile_url: https://t{s}.tiles.example/{z}/{x}/{y}.png\n  tile_crs: gcj02\n  insecure_cookies: true\n"),
+		[]string{"HWTRACK_CONSOLE_CENTER=28.5, 120.5", "HWTRACK_CONSOLE_ZOOM=10"}, Flags{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Console.TileCRS != "gcj02" || !cfg.Console.InsecureCookies || cfg.Console.Zoom != 10 {
+		t.Errorf("console = %+v", cfg.Console)
+	}
+	if len(cfg.Console.Center) != 2 || cfg.Console.Center[0] != 28.5 || cfg.Console.Center[1] != 120.5 {
+		t.Errorf("center = %v, want [28.5 120.5] from the environment", cfg.Console.Center)
+	}
+	if got := TileHost(cfg.Console.TileURL); got != "https://*.tiles.example" {
+		t.Errorf("TileHost = %q, want https://*.tiles.example", got)
 	}
 }

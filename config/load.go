@@ -206,6 +206,9 @@ func setFromString(target reflect.Value, value string) error {
 		}
 		target.SetFloat(f)
 	case reflect.Slice:
+		if target.Type().Elem().Kind() == reflect.Float64 {
+			return setFloats(target, value)
+		}
 		var items []string
 		for item := range strings.SplitSeq(value, ",") {
 			if item = strings.TrimSpace(item); item != "" {
@@ -216,6 +219,24 @@ func setFromString(target reflect.Value, value string) error {
 	default:
 		return fmt.Errorf("cannot be set from the environment")
 	}
+	return nil
+}
+
+// setFloats sets a list of numbers from a comma-separated value.
+func setFloats(target reflect.Value, value string) error {
+	var items []float64
+	for item := range strings.SplitSeq(value, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		f, err := strconv.ParseFloat(item, 64)
+		if err != nil {
+			return fmt.Errorf("invalid number %q in the list", item)
+		}
+		items = append(items, f)
+	}
+	target.Set(reflect.ValueOf(items))
 	return nil
 }
 

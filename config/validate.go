@@ -32,6 +32,8 @@ func validate(cfg *Config, problems *Error) {
 	checkRange("mqtt.max_clients", cfg.MQTT.MaxClients, 1, 10_000_000, problems)
 	checkDuration("mqtt.session_expiry", cfg.MQTT.SessionExpiry, 0, 30*day, problems)
 	checkDuration("mqtt.message_expiry", cfg.MQTT.MessageExpiry, time.Second, 7*day, problems)
+	validateMQTTGuard(cfg.MQTT, problems)
+	validateTLS(cfg, problems)
 
 	for i, token := range cfg.HTTP.APITokens {
 		if len(token) < MinAPITokenLength {
@@ -71,6 +73,12 @@ func validate(cfg *Config, problems *Error) {
 	}
 	checkRange("rules.min_fixes", cfg.Rules.MinFixes, 1, 100, problems)
 	checkDuration("rules.persistence", cfg.Rules.Persistence, 0, time.Hour, problems)
+
+	checkConsole(cfg.Console, problems)
+
+	if !cfg.Demo {
+		checkSampleSecrets(cfg, problems)
+	}
 }
 
 func checkAddr(key, addr string, emptyOK bool, problems *Error) {

@@ -50,4 +50,3 @@ func BenchmarkNewestAdvance(b *testing.B) {
 		i++
 	}
 }
-
