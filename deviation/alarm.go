@@ -10,7 +10,7 @@ import (
 // alarmBit describes one bit of the JT/T 808 alarm word (location report
 // 0x0200). A latched bit stays set while the condition lasts. The unit
 // clears an ack-clear bit only after the platform acknowledges it, so its
-// falling edge says nothing about the condition.
+// falling edge tells nothing about the condition.
 type alarmBit struct {
 	bit      int
 	nameZH   string

@@ -72,8 +72,8 @@ type Config struct {
 	StopRadiusM float64
 
 	// SignalLoss is the shortest gap in fix time, during an active trip,
-	// that counts as signal loss; the gap must also be at least three
-	// reporting intervals. Default 5 minutes.
+	// that counts as signal loss. A longer reporting interval raises it to
+	// three intervals. Default 5 minutes.
 	SignalLoss time.Duration
 
 	// TripOvertimeGrace is how long past its planned end a trip may stay

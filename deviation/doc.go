@@ -2,21 +2,62 @@
 // model.Deviation that opens once, when the condition is confirmed, and
 // closes once, when it is confirmed gone.
 //
-// Each alarm kind is one rule type behind the small rule interface. All
-// rules share one hysteresis tracker, so a single stray fix, GNSS jitter at
-// an edge or a parked truck never opens or closes an episode.
+// # Alarm kinds
+//
+//   - restricted_zone and route_deviation are geometric. Every change of
+//     side goes through one hysteresis tracker, so a single stray fix,
+//     GNSS jitter at an edge or a parked truck never opens or closes an
+//     episode.
+//   - overspeed: one episode per speeding stretch, with a minimum
+//     duration and an end hysteresis. The limit comes from speed_limit
+//     zones, else from the dangerous-goods defaults (80 km/h inside an
+//     expressway zone, 60 km/h elsewhere).
+//   - long_stop: staying within a radius of one place outside every site
+//     during an active trip, measured by displacement and fix time.
+//   - signal_loss: a gap in fix time during an active trip, raised late by
+//     the fix that reveals it, or live by Tick while no fix arrives.
+//   - trip_overtime: an active trip past its planned end plus a grace.
+//   - device_alarm: the JT/T 808 alarm word decoded bit by bit.
+//
+// Config documents every threshold and its default.
+//
+// # Fix quality
+//
+// Before the rules run, ProcessFix drops invalid and (0, 0) fixes and
+// repeated fix times. It holds back fixes that imply an impossible speed
+// until later fixes confirm them. It ignores reported speeds that disagree
+// with the point-to-point speed, and treats a truck with the ignition off
+// or unchanged coordinates as stopped. Its Result carries a Verdict the
+// caller can store with the raw record.
+//
+// # Late fixes
+//
+// The live lane evaluates each vehicle in fix-time order. A fix older than
+// the newest one that fills a gap in the live coverage goes through the
+// late lane: a shadow state that evaluates the late batch with the
+// restricted-zone, route and overspeed rules and flags its episodes late,
+// without touching the live state. Other old fixes repeat what the live
+// lane saw and are only counted.
+//
+// # Wiring
+//
+// The caller sets zones with SetZones and trips with SetTrip, feeds fixes
+// to Process or ProcessFix, and calls Tick on a timer (every 10 to 30
+// seconds) for live signal loss, trip overtime and idle late batches.
+// MarshalState and RestoreState carry the state across a restart.
 //
 // # Concurrency
 //
 // The pipeline calls Engine.Process for one terminal from one goroutine at
 // a time, and for different terminals concurrently. SetTrip, SetZones,
-// MarshalState and RestoreState may come from any goroutine. State is
-// guarded like this:
+// Tick, MarshalState and RestoreState may come from any goroutine. State
+// is guarded like this:
 //
 //   - Engine.mu guards only the vehicles map and is held just long enough
 //     to find or add a vehicle.
 //   - vehicle.mu guards everything in one vehicle's state: its trackers,
-//     last fix and trip. It is never held while taking Engine.mu.
+//     rule state, last fix, trip and late lane. The late lane's own mutex
+//     is unused. vehicle.mu is never held while taking Engine.mu.
 //   - The zone index is swapped atomically; Process uses the index that
 //     was current when it started.
 //

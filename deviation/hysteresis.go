@@ -60,12 +60,12 @@ type episode struct {
 	Severity string `json:"severity,omitempty"`
 	Level    int    `json:"level,omitempty"`
 
-	// The fields below belong to the timed kinds. ZoneID is the zone
-	// whose limit an overspeed episode broke; Peak the episode's extreme
-	// (km/h for overspeed, seconds for a stop or a signal loss); LimitKmh
-	// the limit broken; Bit the JT/T 808 alarm bit; PlannedEnd the
-	// planned end of an overtime trip; TripID the trip during which a
-	// stop or signal loss began.
+	// The fields below belong to the kinds without a hysteresis tracker.
+	// TripID is the trip during which the episode began. ZoneID is the
+	// zone whose limit an overspeed episode broke and LimitKmh that limit.
+	// Peak is the episode's extreme: km/h for overspeed, seconds for a
+	// stop, a signal loss or an overtime. Bit is the JT/T 808 alarm bit,
+	// and PlannedEnd the planned end of an overtime trip.
 	TripID     string    `json:"trip_id,omitempty"`
 	ZoneID     string    `json:"zone_id,omitempty"`
 	Peak       float64   `json:"peak,omitempty"`

@@ -6,8 +6,8 @@ import (
 	"github.com/hwtrack/hwtrack/model"
 )
 
-// lateLaneIdle is how long, in receive time, a late batch may go without
-// a new fix before its open episodes are closed at its newest fix.
+// lateLaneIdle is the receive-time silence after which a late batch is
+// over and its open episodes are closed at its newest fix.
 const lateLaneIdle = time.Minute
 
 // processLate handles a fix older than v's newest fix. A fix that fills a

@@ -105,24 +105,20 @@ func TestB13OutlierInLateBatch(t *testing.T) {
 	e.Process(newFix("T1", at(9, 50, 0), ykLat, ykLon))
 	e.Process(newFix("T1", at(11, 0, 0), ykLat, ykLon))
 
+	outlierAt := at(10, 2, 30)
 	var devs []model.Deviation
-	for at := at(10, 0, 0); !at.After(at.Add(5 * time.Minute)); at = at.Add(10 * time.Second) {
+	for fixTime := at(10, 0, 0); !fixTime.After(at(10, 5, 0)); fixTime = fixTime.Add(10 * time.Second) {
 		lat, lon := ykLat, ykLon
-		if at.Equal(time.Date(2026, 12, 4, 10, 2, 30, 0, cst)) {
-			lat, lon = outLat, outLon
-		}
-		res := e.ProcessFix(newFix("T1", at, lat, lon, speed(0), source(model.SourceBlind)))
 		wantVerdict := VerdictLate
-		if lat == outLat {
+		if fixTime.Equal(outlierAt) {
+			lat, lon = outLat, outLon
 			wantVerdict = VerdictJump
 		}
+		res := e.ProcessFix(newFix("T1", fixTime, lat, lon, speed(0), source(model.SourceBlind)))
 		if res.Verdict != wantVerdict {
-			t.Errorf("fix %v: Verdict = %v, want %v", at.Format("15:04:05"), res.Verdict, wantVerdict)
+			t.Errorf("fix %v: Verdict = %v, want %v", fixTime.Format("15:04:05"), res.Verdict, wantVerdict)
 		}
 		devs = append(devs, res.Deviations...)
-		if at.Equal(time.Date(2026, 12, 4, 10, 5, 0, 0, cst)) {
-			break
-		}
 	}
 	if len(devs) != 0 {
 		t.Errorf("got %+v, want none", devs)
@@ -241,4 +237,37 @@ func TestB05TimedEpisodesSurviveRestart(t *testing.T) {
 			t.Errorf("got %+v, want one stop from %v", devs, t0)
 		}
 	})
+}
+
+func TestTickClosesIdleLateBatch(t *testing.T) {
+	e := New(DefaultConfig(), nil)
+	farLat, farLon := offsetM(ykLat, ykLon, 20000, 0)
+	processAll(e, []*model.Fix{
+		newFix("T1", t0, farLat, farLon, speed(0)),
+		newFix("T1", t0.Add(30*time.Minute), farLat, farLon, speed(0)),
+	})
+	arrival := t0.Add(31 * time.Minute)
+	batch := drive("T1", t0.Add(10*time.Minute), 5*time.Second, ykLat, ykLon, []float64{75, 75, 75, 75}, source(model.SourceBlind), receivedAt(arrival))
+	if opened := processAll(e, batch); len(opened) != 1 || opened[0].Kind != model.KindOverspeed {
+		t.Fatalf("batch raised %+v, want a late overspeed opening", opened)
+	}
+	if devs := e.Tick(arrival.Add(30 * time.Second)); len(devs) != 0 {
+		t.Errorf("Tick before the batch went idle: %+v, want nothing", devs)
+	}
+	closed := e.Tick(arrival.Add(time.Minute))
+	if len(closed) != 1 || closed[0].State != model.StateClosed || !closed[0].Late || !closed[0].EndedAt.Equal(batch[3].Time) {
+		t.Errorf("Tick after the batch went idle: %+v, want the late episode closed at %v", closed, batch[3].Time)
+	}
+}
+
+func TestConfigDefaultsFillZeroFields(t *testing.T) {
+	got := New(Config{MarginM: 35}, nil).cfg
+	want := DefaultConfig()
+	want.MarginM = 35
+	if got != want {
+		t.Errorf("config = %+v, want %+v", got, want)
+	}
+	if d := DefaultConfig(); d.DeviceAlarmMask != namedAlarmBits || d.DefaultLimitKmh != 60 || d.ExpresswayLimitKmh != 80 {
+		t.Errorf("DefaultConfig = %+v, want every named alarm bit and limits 60/80 km/h", d)
+	}
 }

@@ -154,7 +154,7 @@ func TestOverspeedShortBurstNoEpisode(t *testing.T) {
 			e := New(DefaultConfig(), nil)
 			fixes := drive("T1", t0, 5*time.Second, ykLat, ykLon, tc.speeds)
 			if tc.speeds == nil {
-				// Two samples over the limit five minutes apart say nothing
+				// Two samples over the limit five minutes apart tell nothing
 				// about the speed in between.
 				first := drive("T1", t0, 5*time.Second, ykLat, ykLon, []float64{70})
 				lat, lon := offsetM(ykLat, ykLon, 0, 5000)

@@ -7,7 +7,8 @@ import (
 	"github.com/hwtrack/hwtrack/model"
 )
 
-// Verdict is what ProcessFix did with a fix.
+// Verdict is the outcome of ProcessFix for one fix: evaluated, and in
+// which lane, or set aside and why.
 type Verdict uint8
 
 const (
@@ -83,7 +84,7 @@ type motion struct {
 	stopped       bool
 }
 
-// motionState is what the fix quality checks remember between fixes.
+// motionState is the memory of the fix quality checks between fixes.
 type motionState struct {
 	// SpeedKmh is the last speed trusted by the spike check.
 	SpeedKmh   float64 `json:"speed_kmh"`
@@ -217,7 +218,7 @@ func (v *vehicle) judgeMotion(cfg *Config, f *model.Fix, afterJump bool) motion 
 }
 
 // effectiveFix returns a copy of f whose speed is the judged one, so the
-// hysteresis sees a parked truck as stationary and ignores a spike.
+// hysteresis treats a parked truck as stationary and ignores a spike.
 func effectiveFix(f *model.Fix, m motion) model.Fix {
 	ef := *f
 	switch {

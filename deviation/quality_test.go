@@ -42,7 +42,7 @@ func TestB20TeleportRejected(t *testing.T) {
 
 func TestJumpReanchorsOnConfirmation(t *testing.T) {
 	// The first fix is 50 km off. The truck is really at a restricted
-	// zone's centre, and every later fix says so: the engine must follow
+	// zone's centre, where every later fix puts it: the engine must follow
 	// it, not stay frozen on the bad first point.
 	e := New(DefaultConfig(), nil)
 	e.SetZones([]*geofence.Zone{circleZone(t, "z1", "zone", shLat, shLon, 200, "")})

@@ -34,8 +34,8 @@ type stamp struct {
 	late       bool
 }
 
-// endPoint is where and when an episode ended, and the stamp of what
-// decided it.
+// endPoint is the place and time an episode ended, with the stamp of the
+// fix or call that decided it.
 type endPoint struct {
 	at       time.Time
 	lat, lon float64

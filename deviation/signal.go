@@ -85,11 +85,9 @@ func (e *Engine) checkCoverage(v *vehicle, f *model.Fix, env *evalEnv, out []mod
 		if ps := v.trip.trip.PlannedStart; start.Before(ps) {
 			start = ps
 		}
-		// The gap must also be a gap in reception. When the fix before it
-		// was itself received late, from a backlog, data kept arriving
-		// while the fix times caught up, and a unit that uploads its
-		// backlog before fresh fixes leaves a hole in fix time that no
-		// outage caused.
+		// The gap must also be a gap in reception. A unit that uploads its
+		// backlog before fresh fixes leaves a hole in fix time after the
+		// backlog, but data kept arriving, so no outage caused it.
 		silentSince := start
 		if v.lastReceived.After(silentSince) {
 			silentSince = v.lastReceived
@@ -127,10 +125,9 @@ func (e *Engine) checkCoverage(v *vehicle, f *model.Fix, env *evalEnv, out []mod
 
 // Tick checks every vehicle against the wall clock now and returns the
 // episodes it opened or closed, ordered by terminal. It opens a live
-// signal_loss episode for a vehicle on an active trip whose newest fix
-// time, and the receive time of that fix, are both older than the
-// signal-loss threshold; a vehicle still uploading a backlog is not
-// lost. It opens trip_overtime episodes, and closes late-lane episodes
+// signal_loss episode for a vehicle on an active trip when its newest fix
+// time and that fix's receive time are both older than the signal-loss
+// threshold. A vehicle still uploading a backlog is therefore not lost. It opens trip_overtime episodes, and closes late-lane episodes
 // whose batch has been idle for a minute. Call it on a timer, every 10 to
 // 30 seconds; it never changes the live state of the rules that follow
 // fixes.

@@ -27,8 +27,8 @@ func placeOf(f *model.Fix) *place {
 
 // stopState is the long-stop rule's memory of one vehicle.
 type stopState struct {
-	// Anchor is where and since when the vehicle has stayed within the
-	// stop radius.
+	// Anchor is the place, and the time since which, the vehicle has
+	// stayed within the stop radius.
 	Anchor *place `json:"anchor,omitempty"`
 	// Out is the first fix of the current run outside the anchor's radius;
 	// OutFixes counts the run and OutClustered reports whether all of its
