@@ -126,7 +126,9 @@ func New(cfg Config, logger *slog.Logger) *Engine {
 
 // SetZones replaces the zone set. Fixes processed after it returns use the
 // new zones. An episode in a zone that is gone closes through the usual
-// hysteresis, as if the vehicle had left the zone.
+// hysteresis, as if the vehicle had left the zone. A vehicle that a new
+// restricted zone was drawn around is reported as entering it once the
+// hysteresis confirms; SetZonesAt reports it as already inside instead.
 func (e *Engine) SetZones(zones []*geofence.Zone) {
 	e.zones.Store(geofence.NewIndex(zones))
 	e.logger.Info("zones replaced", "zones", len(zones))

@@ -59,6 +59,9 @@ type episode struct {
 	Name     string `json:"name,omitempty"`
 	Severity string `json:"severity,omitempty"`
 	Level    int    `json:"level,omitempty"`
+	// Initial marks a restricted-zone episode opened because the zone was
+	// created around the vehicle, not because the vehicle entered it.
+	Initial bool `json:"initial,omitempty"`
 
 	// The fields below belong to the kinds without a hysteresis tracker.
 	// TripID is the trip during which the episode began. ZoneID is the

@@ -107,6 +107,9 @@ func episodeTexts(kind model.DeviationKind, ep *episode, state model.DeviationSt
 			fmt.Sprintf("Back on the planned route after being up to %.0f m off (segment %d)", ep.PeakM, ep.Segment+1)
 
 	case model.KindRestrictedZone:
+		if open && ep.Initial {
+			return "新建禁行区域时车辆已在区域内：" + ep.Name, "Inside restricted zone when it was created: " + ep.Name
+		}
 		if open {
 			return "驶入禁行区域：" + ep.Name, "Entered restricted zone: " + ep.Name
 		}
