@@ -271,3 +271,19 @@ func TestConfigDefaultsFillZeroFields(t *testing.T) {
 		t.Errorf("DefaultConfig = %+v, want every named alarm bit and limits 60/80 km/h", d)
 	}
 }
+
+func TestRestoreVersionOneImage(t *testing.T) {
+	// An image from before the timed kinds restores with empty rule state
+	// and keeps its last fix, so a re-sent fix is still a duplicate.
+	image := `{"version":1,"terminal":"T1","last_fix":"2026-12-04T10:00:00+08:00","last_lat":28.8908,"last_lon":120.0425,"trackers":[]}`
+	e := New(DefaultConfig(), nil)
+	if err := e.RestoreState("T1", []byte(image)); err != nil {
+		t.Fatalf("RestoreState: %v", err)
+	}
+	if res := e.ProcessFix(newFix("T1", t0, ykLat, ykLon)); res.Verdict != VerdictDuplicate {
+		t.Errorf("Verdict = %v, want duplicate of the restored last fix", res.Verdict)
+	}
+	if res := e.ProcessFix(newFix("T1", t0.Add(10*time.Second), ykLat, ykLon)); res.Verdict != VerdictAccepted {
+		t.Errorf("Verdict = %v, want accepted", res.Verdict)
+	}
+}

@@ -77,7 +77,9 @@ func (e *Engine) checkCoverage(v *vehicle, f *model.Fix, env *evalEnv, out []mod
 			endedAt = f.Time
 		}
 		ep.Peak = endedAt.Sub(ep.StartedAt).Seconds()
-		end := endPoint{at: endedAt, lat: f.Lat, lon: f.Lon, stamp: env.stamp}
+		// The arrival itself ends a live loss, so the close is never late,
+		// even when the fix that arrived is old.
+		end := endPoint{at: endedAt, lat: f.Lat, lon: f.Lon, stamp: stamp{receivedAt: f.ReceivedAt}}
 		out = append(out, e.closedDeviation(v, key, ep, end))
 		v.rs.Signal.Live = nil
 	} else if !prev.IsZero() && v.trip != nil && v.trip.trip.ActiveAt(f.Time) {

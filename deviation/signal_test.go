@@ -151,6 +151,9 @@ func TestB26BacklogOneEpisode(t *testing.T) {
 	if !closed.EndedAt.Equal(day(10, 0, 5)) {
 		t.Errorf("EndedAt = %v, want 10:00:05 when fixes resumed", closed.EndedAt)
 	}
+	if closed.Late {
+		t.Error("live close flagged late, want live: the arrival itself ends the loss")
+	}
 }
 
 func TestTickSignalLossNeedsActiveTrip(t *testing.T) {
