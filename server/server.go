@@ -37,9 +37,13 @@ type Options struct {
 	Config       config.Config
 	MQTTListener net.Listener
 	HTTPListener net.Listener
-	Logger       *slog.Logger
+	// MQTTTLSListener is a plain TCP listener for MQTT over TLS, used only
+	// when mqtt.tls_cert_file is configured.
+	MQTTTLSListener net.Listener
+	Logger          *slog.Logger
 	// AdminToken receives the admin API token when it is created on first
-	// start, so the caller can show it once. Nil logs it instead.
+	// start, so the caller can show it once. Nil prints it on standard
+	// error, outside the log.
 	AdminToken func(token string)
 }
 
@@ -96,7 +100,10 @@ func Start(opts Options) (_ *Server, err error) {
 		if opts.AdminToken != nil {
 			opts.AdminToken(created)
 		} else {
-			log.Info("admin API token created; it is shown only this once", "token", created)
+			// The token goes to standard error, never into the log,
+			// where it would be shipped and kept with every other line.
+			fmt.Fprintf(os.Stderr, "hwtrack: admin API token (shown only this once): %s\n", created)
+			log.Info("admin API token created and printed once on standard error")
 		}
 	}
 	s.tokens = credential.NewTokens(s.hasher, cfg.HTTP.APITokens, adminHash)
@@ -174,7 +181,19 @@ func Start(opts Options) (_ *Server, err error) {
 	s.pipeline.RunCheckpoints()
 	s.forwarder.Start(context.Background())
 
+	security, err := brokerSecurity(cfg, opts.MQTTTLSListener)
+	if err != nil {
+		return nil, err
+	}
 	s.broker, err = broker.New(broker.Options{
+		TLSConfig:      security.TLSConfig,
+		TLSAddr:        security.TLSAddr,
+		TLSListener:    security.TLSListener,
+		ConnectRate:    security.ConnectRate,
+		ConnectBurst:   security.ConnectBurst,
+		FlapTakeovers:  security.FlapTakeovers,
+		FlapWindow:     security.FlapWindow,
+		FlapBan:        security.FlapBan,
 		Addr:           cfg.MQTT.Addr,
 		Listener:       opts.MQTTListener,
 		WebSocketAddr:  cfg.MQTT.WebSocketAddr,
@@ -229,6 +248,12 @@ func (s *Server) startHTTP(ln net.Listener) error {
 		}
 	}
 	s.httpAddr = ln.Addr()
+	httpsLn, err := serveHTTPS(s.cfg.HTTP, ln)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	ln = httpsLn
 	handler := api.New(api.Options{
 		Store:      storeAdapter{s.store},
 		Hooks:      &apiHooks{s: s},
