@@ -75,6 +75,11 @@ type Config struct {
 	// that counts as signal loss. A longer reporting interval raises it to
 	// three intervals. Default 5 minutes.
 	SignalLoss time.Duration
+	// SignalLossIgnitionOff replaces SignalLoss after a fix that reported
+	// the ignition off, because units report at their sleep interval then
+	// (JT/T 808 parameter 0x0027). The default of 35 minutes is an
+	// estimate that covers a 30-minute sleep interval.
+	SignalLossIgnitionOff time.Duration
 
 	// TripOvertimeGrace is how long past its planned end a trip may stay
 	// active before a trip_overtime episode opens. Default 15 minutes.
@@ -118,6 +123,7 @@ func DefaultConfig() Config {
 		LongStop:              10 * time.Minute,
 		StopRadiusM:           50,
 		SignalLoss:            5 * time.Minute,
+		SignalLossIgnitionOff: 35 * time.Minute,
 		TripOvertimeGrace:     15 * time.Minute,
 		DeviceAlarmMask:       namedAlarmBits,
 		LateAfter:             5 * time.Minute,
@@ -165,6 +171,7 @@ func (c Config) withDefaults() Config {
 	setDuration(&c.LongStop, d.LongStop)
 	setFloat(&c.StopRadiusM, d.StopRadiusM)
 	setDuration(&c.SignalLoss, d.SignalLoss)
+	setDuration(&c.SignalLossIgnitionOff, d.SignalLossIgnitionOff)
 	setDuration(&c.TripOvertimeGrace, d.TripOvertimeGrace)
 	if c.DeviceAlarmMask == 0 {
 		c.DeviceAlarmMask = d.DeviceAlarmMask

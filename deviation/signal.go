@@ -14,12 +14,15 @@ const maxCoverageGaps = 32
 type coverageState struct {
 	// FirstFix is the oldest fix time the live lane accepted.
 	FirstFix time.Time `json:"first_fix,omitzero"`
-	// IntervalS is a moving average of the reporting interval in seconds,
-	// fed only by gaps shorter than the signal-loss threshold.
+	// IntervalS is a moving average of the reporting interval in seconds
+	// with the ignition on, fed only by gaps shorter than the signal-loss
+	// threshold.
 	IntervalS float64 `json:"interval_s,omitempty"`
 	// Gaps are the newest stretches between two consecutive live fixes
 	// that were at least LateLaneMinGap apart, oldest first.
 	Gaps []timeSpan `json:"gaps,omitempty"`
+	// IgnitionOff reports that the newest live fix had the ignition off.
+	IgnitionOff bool `json:"ignition_off,omitempty"`
 }
 
 type timeSpan struct {
@@ -34,10 +37,15 @@ type signalState struct {
 	Live *episode `json:"live,omitempty"`
 }
 
-// signalLossThreshold returns the gap in fix time that counts as signal
-// loss: SignalLoss, or three reporting intervals if that is longer.
+// signalLossThreshold returns the gap in fix time after the newest fix
+// that counts as signal loss: SignalLoss, or SignalLossIgnitionOff when
+// that fix had the ignition off, or three reporting intervals if that is
+// longer.
 func (v *vehicle) signalLossThreshold(cfg *Config) time.Duration {
 	threshold := cfg.SignalLoss
+	if v.rs.Coverage.IgnitionOff {
+		threshold = cfg.SignalLossIgnitionOff
+	}
 	if three := time.Duration(3 * v.rs.Coverage.IntervalS * float64(time.Second)); three > threshold {
 		threshold = three
 	}
@@ -104,11 +112,16 @@ func (e *Engine) checkCoverage(v *vehicle, f *model.Fix, env *evalEnv, out []mod
 		}
 	}
 
+	threshold := v.signalLossThreshold(&e.cfg)
+	sleeping := cov.IgnitionOff
+	cov.IgnitionOff = f.Has&model.HasACC != 0 && !f.ACC
 	if prev.IsZero() {
 		return out
 	}
+	// Only gaps after a fix with the ignition on feed the interval, so a
+	// sleep interval never stretches the threshold for driving.
 	gap := f.Time.Sub(prev)
-	if gap <= v.signalLossThreshold(&e.cfg) {
+	if gap <= threshold && !sleeping {
 		const weight = 0.2
 		if cov.IntervalS == 0 {
 			cov.IntervalS = gap.Seconds()

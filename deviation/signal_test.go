@@ -250,3 +250,26 @@ func TestTripOvertimeFromFix(t *testing.T) {
 		t.Errorf("got %+v, want one opening from 10:15", devs)
 	}
 }
+
+func TestSignalLossIgnitionOffThreshold(t *testing.T) {
+	// Parked with the ignition off, the unit reports every 30 minutes;
+	// then it drives with a fix every 10 s and goes silent for 8 minutes.
+	e := New(DefaultConfig(), nil)
+	if _, err := e.SetTrip("T1", tripFor(t0.Add(-time.Hour), t0.Add(8*time.Hour)), t0); err != nil {
+		t.Fatal(err)
+	}
+	asleep := parked("T1", t0, 30*time.Minute, 5, ykLat, ykLon, ignition(false))
+	if losses := ofKind(processAll(e, asleep), model.KindSignalLoss); len(losses) != 0 {
+		t.Errorf("sleep reports raised %+v, want none", losses)
+	}
+
+	wake := asleep[len(asleep)-1].Time.Add(10 * time.Second)
+	driving := drive("T1", wake, 10*time.Second, ykLat, ykLon, []float64{40, 40, 40, 40, 40, 40}, ignition(true))
+	last := driving[len(driving)-1]
+	resumeLat, resumeLon := offsetM(last.Lat, last.Lon, 0, 200)
+	resumed := newFix("T1", last.Time.Add(8*time.Minute), resumeLat, resumeLon, speed(40), ignition(true))
+	losses := ofKind(processAll(e, append(driving, resumed)), model.KindSignalLoss)
+	if len(losses) != 2 || !losses[0].StartedAt.Equal(last.Time) {
+		t.Errorf("got %+v, want one loss from %v while driving", losses, last.Time)
+	}
+}
