@@ -132,9 +132,11 @@ func Start(opts Options) (_ *Server, err error) {
 	if err := s.loadZoneFiles(cfg.ZoneFiles); err != nil {
 		return nil, err
 	}
-	if err := s.reloadZones(); err != nil {
+	zones, err := s.compileZones()
+	if err != nil {
 		return nil, err
 	}
+	s.engine.SetZones(zones)
 
 	s.forwarder, err = forwarder.New(forwarder.Options{
 		URL:         cfg.Upstream.URL,
@@ -219,6 +221,7 @@ func Start(opts Options) (_ *Server, err error) {
 		return nil, err
 	}
 	s.startRetention()
+	s.startTicker()
 	s.ready.Store(true)
 	log.Info("hwtrack started", "mqtt_addr", s.broker.Addr().String(), "http_addr", s.httpAddr.String(), "data_dir", cfg.DataDir)
 	return s, nil

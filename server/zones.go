@@ -64,11 +64,11 @@ func (s *Server) loadZoneFiles(paths []string) error {
 	return nil
 }
 
-// reloadZones compiles every stored zone into the engine's index.
-func (s *Server) reloadZones() error {
+// compileZones compiles every stored zone for the engine's index.
+func (s *Server) compileZones() ([]*geofence.Zone, error) {
 	stored, err := s.store.Zones()
 	if err != nil {
-		return fmt.Errorf("load zones: %w", err)
+		return nil, fmt.Errorf("load zones: %w", err)
 	}
 	zones := make([]*geofence.Zone, 0, len(stored))
 	for i := range stored {
@@ -80,6 +80,17 @@ func (s *Server) reloadZones() error {
 		}
 		zones = append(zones, z)
 	}
-	s.engine.SetZones(zones)
+	return zones, nil
+}
+
+// reloadZones gives the running engine the stored zones after a change. A
+// vehicle already inside a new restricted zone is reported as present
+// there, stamped with the time of the change, never as a later entry.
+func (s *Server) reloadZones() error {
+	zones, err := s.compileZones()
+	if err != nil {
+		return err
+	}
+	s.forwardByVehicle(s.engine.SetZonesAt(zones, time.Now()))
 	return nil
 }
