@@ -8,11 +8,15 @@ package api
 
 import (
 	"crypto/sha256"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/hwtrack/hwtrack/config"
+	"github.com/hwtrack/hwtrack/console"
+	"github.com/hwtrack/hwtrack/live"
 	"github.com/hwtrack/hwtrack/model"
 )
 
@@ -106,6 +110,24 @@ type Options struct {
 	Logger *slog.Logger
 	// Now defaults to time.Now.
 	Now func() time.Time
+
+	// Console enables sign-in with session cookies, users and roles. Nil
+	// leaves bearer tokens as the only way in and the console routes
+	// unrouted.
+	Console *console.Console
+	// ConsoleStore keeps the audit log and deviation handling; required
+	// with Console.
+	ConsoleStore ConsoleStore
+	// Settings are the console's map and cookie settings.
+	Settings config.Console
+	// Live is the live feed hub GET /api/v1/live streams. Nil disables it.
+	Live *live.Hub
+	// Static is the console's single-page app, served for every path
+	// outside /api/, /healthz, /readyz and /metrics. Nil leaves them 404.
+	Static fs.FS
+	// DeviationHandled forwards a handling action (HandlingAck or
+	// HandlingHandled) with the deviation as it is after the action.
+	DeviationHandled func(action string, d model.Deviation) error
 }
 
 // server holds the dependencies every handler uses. Its fields are set once
@@ -124,11 +146,21 @@ type server struct {
 	now        func() time.Time
 	ids        *idGenerator
 
+	console          *console.Console
+	consoleStore     ConsoleStore
+	settings         config.Console
+	live             *live.Hub
+	static           fs.FS
+	deviationHandled func(action string, d model.Deviation) error
+
 	// vehicleMu serializes the check-then-write of vehicle registration, so
 	// two requests for one terminal cannot both pass the conflict check.
 	// NOTE: it covers this handler only. Two API instances sharing one
 	// store could still race, because Store has no conditional put.
 	vehicleMu sync.Mutex
+	// zoneMu serializes zone updates, which read the old zone for its id
+	// and creation time before they write.
+	zoneMu sync.Mutex
 	// tripMu serializes trip creation and completion for the same reason:
 	// the overlap and already-completed checks read before they write.
 	tripMu sync.Mutex
@@ -153,6 +185,16 @@ func New(opts Options) http.Handler {
 		log:        opts.Logger,
 		now:        opts.Now,
 		ids:        newIDGenerator(),
+
+		console:          opts.Console,
+		consoleStore:     opts.ConsoleStore,
+		settings:         opts.Settings,
+		live:             opts.Live,
+		static:           opts.Static,
+		deviationHandled: opts.DeviationHandled,
+	}
+	if s.console != nil && s.consoleStore == nil {
+		panic("api.New: Options.ConsoleStore is required with Options.Console")
 	}
 	if s.hooks == nil {
 		s.hooks = noHooks{}
@@ -185,45 +227,68 @@ func New(opts Options) http.Handler {
 
 // routes builds the request multiplexer. Every path also gets a catch-all
 // pattern that returns 405 with an Allow header, so method errors use the
-// JSON error shape instead of the ServeMux's plain-text default.
+// JSON error shape instead of the ServeMux's plain-text default. Each route
+// names the roles that may call it and the audit action it writes.
 func (s *server) routes() http.Handler {
+	get := func(h handlerFunc) route { return route{method: http.MethodGet, handler: h} }
+
 	v1 := http.NewServeMux()
 	s.handle(v1, "/api/v1/vehicles",
-		route{http.MethodGet, s.listVehicles},
-		route{http.MethodPost, s.createVehicles})
-	s.handle(v1, "/api/v1/vehicles/{terminal}",
-		route{http.MethodGet, s.getVehicle})
-	s.handle(v1, "/api/v1/vehicles/{terminal}/track",
-		route{http.MethodGet, s.getTrack})
+		get(s.listVehicles),
+		route{http.MethodPost, s.createVehicles, adminOnly, "vehicle_register"})
+	s.handle(v1, "/api/v1/vehicles/{terminal}", get(s.getVehicle))
+	s.handle(v1, "/api/v1/vehicles/{terminal}/track", get(s.getTrack))
 	s.handle(v1, "/api/v1/zones",
-		route{http.MethodGet, s.listZones},
-		route{http.MethodPost, s.createZone})
+		get(s.listZones),
+		route{http.MethodPost, s.createZone, adminDispatcher, "zone_create"})
 	s.handle(v1, "/api/v1/zones/{id}",
-		route{http.MethodGet, s.getZone},
-		route{http.MethodDelete, s.deleteZone})
+		get(s.getZone),
+		route{http.MethodPut, s.updateZone, adminDispatcher, "zone_update"},
+		route{http.MethodDelete, s.deleteZone, adminDispatcher, "zone_delete"})
 	s.handle(v1, "/api/v1/bookings",
-		route{http.MethodGet, s.listBookings},
-		route{http.MethodPost, s.createBooking})
-	s.handle(v1, "/api/v1/bookings/{id}",
-		route{http.MethodGet, s.getBooking})
+		get(s.listBookings),
+		route{http.MethodPost, s.createBooking, adminDispatcher, "booking_create"})
+	s.handle(v1, "/api/v1/bookings/{id}", get(s.getBooking))
 	s.handle(v1, "/api/v1/trips",
-		route{http.MethodGet, s.listTrips},
-		route{http.MethodPost, s.createTrip})
-	s.handle(v1, "/api/v1/trips/{id}",
-		route{http.MethodGet, s.getTrip})
+		get(s.listTrips),
+		route{http.MethodPost, s.createTrip, adminDispatcher, "trip_create"})
+	s.handle(v1, "/api/v1/trips/{id}", get(s.getTrip))
 	s.handle(v1, "/api/v1/trips/{id}/complete",
-		route{http.MethodPost, s.completeTrip})
-	s.handle(v1, "/api/v1/deviations",
-		route{http.MethodGet, s.listDeviations})
+		route{http.MethodPost, s.completeTrip, adminDispatcher, "trip_complete"})
+	s.handle(v1, "/api/v1/deviations", get(s.listDeviations))
+	if s.live != nil {
+		s.handle(v1, "/api/v1/live", get(s.streamLive))
+	}
+	if s.console != nil {
+		s.handle(v1, "/api/v1/deviations/{id}/ack",
+			route{http.MethodPost, s.ackDeviation, adminRegulator, "deviation_ack"})
+		s.handle(v1, "/api/v1/deviations/{id}/handle",
+			route{http.MethodPost, s.handleDeviation, adminRegulator, "deviation_handle"})
+		s.handle(v1, "/api/v1/session",
+			route{method: http.MethodPost, handler: s.login},
+			get(s.getSession),
+			route{method: http.MethodDelete, handler: s.logout})
+		s.handle(v1, "/api/v1/users",
+			route{http.MethodGet, s.listUsers, adminOnly, ""},
+			route{http.MethodPost, s.createUser, adminOnly, "user_create"})
+		s.handle(v1, "/api/v1/audit",
+			route{http.MethodGet, s.listAudit, adminRegulator, ""})
+		s.handle(v1, "/api/v1/console/config", get(s.consoleConfig))
+	}
 	v1.HandleFunc("/", s.wrap(notFound))
 
 	root := http.NewServeMux()
-	s.handle(root, "/healthz", route{http.MethodGet, s.healthz})
-	s.handle(root, "/readyz", route{http.MethodGet, s.readyz})
+	s.handle(root, "/healthz", get(s.healthz))
+	s.handle(root, "/readyz", get(s.readyz))
 	if s.metrics != nil {
 		root.Handle("GET /metrics", s.metrics)
 	}
 	root.Handle("/api/v1/", s.authenticate(v1))
-	root.HandleFunc("/", s.wrap(notFound))
-	return root
+	root.HandleFunc("/api/", s.wrap(notFound))
+	if s.static != nil {
+		root.HandleFunc("/", s.wrap(s.serveConsole))
+	} else {
+		root.HandleFunc("/", s.wrap(notFound))
+	}
+	return s.securityHeaders(root)
 }

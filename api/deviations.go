@@ -45,6 +45,7 @@ type deviationView struct {
 	Severity   string               `json:"severity,omitempty"`
 	Text       string               `json:"text"`
 	TextEN     string               `json:"text_en"`
+	Handling   handlingView         `json:"handling"`
 }
 
 type deviationList struct {
@@ -95,6 +96,9 @@ func (s *server) listDeviations(w http.ResponseWriter, r *http.Request) error {
 	// Newest first, as the store applies the limit: a limited query returns
 	// the latest episodes.
 	slices.SortStableFunc(deviations, func(a, b model.Deviation) int { return b.StartedAt.Compare(a.StartedAt) })
+	if err := s.withHandling(deviations); err != nil {
+		return err
+	}
 
 	out := deviationList{Deviations: make([]deviationView, 0, len(deviations))}
 	for i := range deviations {
@@ -121,6 +125,7 @@ func viewDeviation(d *model.Deviation) deviationView {
 		Severity:  d.Severity,
 		Text:      d.TextZH,
 		TextEN:    d.TextEN,
+		Handling:  viewHandling(d.Handling),
 	}
 	if !d.EndedAt.IsZero() {
 		view.EndedAt = &d.EndedAt

@@ -15,9 +15,14 @@ import (
 // it, so every handler reports failures through writeError.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
+// route is one method of one path: its handler, the roles allowed to call
+// it (nil means every signed-in caller) and the audit log action written
+// when it succeeds ("" writes none).
 type route struct {
 	method  string
 	handler handlerFunc
+	roles   []model.Role
+	audit   string
 }
 
 // handle registers each route's method pattern for path and a method-less
@@ -25,7 +30,7 @@ type route struct {
 func (s *server) handle(mux *http.ServeMux, path string, routes ...route) {
 	allowed := make([]string, 0, len(routes)+1)
 	for _, rt := range routes {
-		mux.HandleFunc(rt.method+" "+path, s.wrap(rt.handler))
+		mux.HandleFunc(rt.method+" "+path, s.wrap(s.guard(rt)))
 		allowed = append(allowed, rt.method)
 		if rt.method == http.MethodGet {
 			// The ServeMux routes HEAD to GET patterns.
@@ -62,36 +67,6 @@ func (s *server) wrap(h handlerFunc) http.HandlerFunc {
 		}
 		writeError(w, apiErr)
 	}
-}
-
-// authenticate rejects requests without a bearer token from Options.Tokens.
-// Tokens are compared as SHA-256 sums with subtle.ConstantTimeCompare, and
-// every configured token is checked, so the response time does not reveal
-// which token or how much of it matched.
-func (s *server) authenticate(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := bearerToken(r.Header.Get("Authorization"))
-		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="hwtrack"`)
-			writeError(w, &apiError{
-				Status:  http.StatusUnauthorized,
-				Code:    codeUnauthorized,
-				Message: "missing bearer token; send the header Authorization: Bearer TOKEN",
-			})
-			return
-		}
-
-		if !s.tokenValid(token) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="hwtrack", error="invalid_token"`)
-			writeError(w, &apiError{
-				Status:  http.StatusUnauthorized,
-				Code:    codeUnauthorized,
-				Message: "invalid bearer token",
-			})
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // tokenValid reports whether token is accepted, by Options.Authorize when

@@ -54,12 +54,33 @@ func startServer(t testing.TB, cfg config.Config) *server.Server {
 		HTTPListener: listen(t),
 		Logger:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel})),
 		AdminToken:   func(string) {},
+		// Tests that sign in use startServerWith.
+		AdminPassword: func(string, string) {},
 	})
 	if err != nil {
 		t.Fatalf("start server: %v", err)
 	}
 	t.Cleanup(func() { srv.Close() })
 	return srv
+}
+
+// startServerWith is startServer with a receiver for the first console
+// admin's password.
+func startServerWith(t testing.TB, cfg config.Config, adminPassword func(user, password string)) (*server.Server, error) {
+	t.Helper()
+	srv, err := server.Start(server.Options{
+		Config:        cfg,
+		MQTTListener:  listen(t),
+		HTTPListener:  listen(t),
+		Logger:        slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		AdminToken:    func(string) {},
+		AdminPassword: adminPassword,
+	})
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv, nil
 }
 
 // apiGet decodes a JSON response from the server's API into out.

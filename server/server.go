@@ -45,6 +45,10 @@ type Options struct {
 	// start, so the caller can show it once. Nil prints it on standard
 	// error, outside the log.
 	AdminToken func(token string)
+	// AdminPassword receives the first console admin's username and
+	// password when that user is created on first start. Nil prints them
+	// on stderr.
+	AdminPassword func(username, password string)
 }
 
 // Server is a running hwtrack.
@@ -63,6 +67,7 @@ type Server struct {
 	http      *http.Server
 	httpAddr  net.Addr
 	metrics   *prometheus.Registry
+	ui        consoleWiring
 
 	ready     atomic.Bool
 	stop      chan struct{}
@@ -122,6 +127,9 @@ func Start(opts Options) (_ *Server, err error) {
 	if s.registry, err = newRegistry(s.store, s.hasher); err != nil {
 		return nil, err
 	}
+	if err := s.startConsole(opts); err != nil {
+		return nil, err
+	}
 
 	engineCfg := deviation.DefaultConfig()
 	engineCfg.MarginM = cfg.Rules.MarginM
@@ -165,6 +173,7 @@ func Start(opts Options) (_ *Server, err error) {
 		Store:   s.store,
 		Engine:  s.engine,
 		Sink:    &deviationSink{s: s},
+		OnFixes: s.onFixes,
 		Reply:   s.reply,
 		Limits:  limits,
 		Workers: cfg.Ingest.Workers,
@@ -222,6 +231,7 @@ func Start(opts Options) (_ *Server, err error) {
 	}
 	s.startRetention()
 	s.startTicker()
+	s.watchOnline()
 	s.ready.Store(true)
 	log.Info("hwtrack started", "mqtt_addr", s.broker.Addr().String(), "http_addr", s.httpAddr.String(), "data_dir", cfg.DataDir)
 	return s, nil
@@ -267,6 +277,13 @@ func (s *Server) startHTTP(ln net.Listener) error {
 		Ready:      s.readiness,
 		Metrics:    promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{Registry: s.metrics}),
 		Logger:     s.log,
+
+		Console:          s.ui.console,
+		ConsoleStore:     s.store,
+		Settings:         s.cfg.Console,
+		Live:             s.ui.live,
+		Static:           s.ui.static,
+		DeviationHandled: s.forwardHandling,
 	})
 	s.http = &http.Server{
 		Handler:           handler,
@@ -275,6 +292,9 @@ func (s *Server) startHTTP(ln net.Listener) error {
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
+	// Ending the live feed streams lets Shutdown finish without waiting
+	// for them to time out.
+	s.http.RegisterOnShutdown(s.ui.live.Close)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

@@ -75,6 +75,7 @@ func (d *deviationSink) HandleDeviations(terminal string, ds []model.Deviation) 
 		if err := s.store.PutDeviation(dev); err != nil {
 			s.log.Error("deviation not stored", "vehicle_id", terminal, "deviation_id", dev.ID, "err", err)
 		}
+		s.publishDeviation(dev)
 		var trip *model.Trip
 		if dev.TripID != "" {
 			if t, ok, err := s.store.Trip(dev.TripID); err == nil && ok {

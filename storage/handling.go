@@ -58,3 +58,10 @@ func (s *Store) UpdateHandling(deviationID string, update func(h *model.Handling
 	}
 	return h, nil
 }
+
+// Deviation returns the deviation with id, without its handling record.
+func (s *Store) Deviation(id string) (model.Deviation, bool, error) {
+	var d model.Deviation
+	ok, err := s.getJSON("deviation", makeKey(prefixDeviation, id), &d)
+	return d, ok, err
+}
