@@ -104,7 +104,7 @@ func TestSourceKeysInCatalogue(t *testing.T) {
 		"zoneKind.": {"restricted", "site", "speed_limit", "jurisdiction"},
 		"feed.":     {"connecting", "connected", "error"},
 		"lang.":     {"zh-CN", "en"},
-		"action.": {"login", "login_failed", "logout", "deviation_ack", "deviation_handle", "zone_create",
+		"action.": {"login", "login_failed", "logout", "deviation_ack", "deviation_handle", "booking_create", "zone_create",
 			"zone_update", "zone_delete", "user_create", "trip_create", "trip_complete", "vehicle_register"},
 	}
 	for prefix, names := range dynamic {

@@ -1,7 +1,7 @@
 // Audit log (admin, regulator) and console users (admin).
 import { get, post, query } from "./api.js";
 import { el, $, setOptions, localInputToISO } from "./dom.js";
-import { t, formatTime, onLanguageChange } from "./i18n/index.js";
+import { t, hasMessage, formatTime, onLanguageChange } from "./i18n/index.js";
 
 const ROLES = ["regulator", "dispatcher", "admin"];
 const AUDIT_LIMIT = 500;
@@ -36,7 +36,7 @@ export async function loadAudit() {
     rows.replaceChildren(...entries.map((e) => el("tr", { class: "audit-row", dataset: { action: e.action } },
       el("td", {}, formatTime(e.at)),
       el("td", {}, `${e.user} (${t(`role.${e.role}`)})`),
-      el("td", {}, t(`action.${e.action}`)),
+      el("td", {}, hasMessage(`action.${e.action}`) ? t(`action.${e.action}`) : e.action),
       el("td", {}, e.target || ""),
       el("td", {}, e.detail || ""),
     )));

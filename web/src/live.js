@@ -23,8 +23,8 @@ export async function startLive() {
       updateMarker(v);
     }
   });
-  on("deviation", (d) => {
-    const v = state.vehicles.get(d.terminal);
+  on("deviation", ({ deviation }) => {
+    const v = state.vehicles.get(deviation.terminal);
     if (v) {
       updateMarker(v);
     }

@@ -101,7 +101,7 @@ function show(track, deviations) {
   marker = L.marker(line[0], {
     icon: L.divIcon({ className: "veh-icon", html: '<div class="veh state-playback"><span class="veh-dot"></span></div>', iconSize: [16, 16], iconAnchor: [8, 8] }),
   }).addTo(layer);
-  getMap().fitBounds(path.getBounds(), { padding: [40, 40], maxZoom: 16 });
+  getMap().fitBounds(path.getBounds(), { padding: [40, 40], maxZoom: 16, animate: false });
 
   for (const d of deviations) {
     markDeviation(d);

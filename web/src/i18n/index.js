@@ -57,6 +57,12 @@ export function t(key, params) {
   return msg.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
 }
 
+// hasMessage reports whether key is in the catalogue, so a caller can show
+// a raw value (such as an audit action added to the server later) instead.
+export function hasMessage(key) {
+  return key in catalogues[lang] || key in catalogues["zh-CN"];
+}
+
 // translatePage fills every element marked data-i18n (text content) or
 // data-i18n-placeholder / data-i18n-title (attributes) under root.
 export function translatePage(root = document) {
