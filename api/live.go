@@ -63,7 +63,7 @@ func (s *server) streamLive(w http.ResponseWriter, r *http.Request) error {
 		}
 		return rc.Flush() == nil
 	}
-	// retry tells EventSource how soon to reconnect after a drop.
+	// The retry field sets how soon EventSource reconnects after a drop.
 	if !write([]byte("retry: 2000\n: connected\n\n")) {
 		return nil
 	}

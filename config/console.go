@@ -23,7 +23,7 @@ func TileHost(tileURL string) string {
 	return u.Scheme + "://" + host
 }
 
-// subdomainMark stands in for {s} while a tile URL is parsed, because
+// subdomainMark replaces {s} while a tile URL is parsed, because
 // net/url rejects braces in a host name.
 const subdomainMark = "subdomain-placeholder"
 

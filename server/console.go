@@ -98,7 +98,7 @@ func (s *Server) onFixes(terminal string, fixes []model.Fix) {
 		return
 	}
 	last := fixes[len(fixes)-1]
-	// The newest time is tracked even with nobody watching, so the first
+	// The newest time is tracked even without subscribers, so the first
 	// subscriber never sees a late fix as the newest.
 	if !s.ui.newest.Advance(terminal, last.Time, s.latestFixTime) || s.ui.live.Subscribers() == 0 {
 		return
