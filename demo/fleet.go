@@ -20,6 +20,16 @@ import (
 type Fleet struct {
 	Vehicles []Vehicle          `yaml:"vehicles"`
 	Bookings map[string]Booking `yaml:"bookings"`
+	// Users are sample console accounts, created when missing.
+	Users []User `yaml:"users"`
+}
+
+// User is a sample console account with a public sample password.
+type User struct {
+	Username    string `yaml:"username"`
+	Password    string `yaml:"password"`
+	Role        string `yaml:"role"`
+	DisplayName string `yaml:"display_name"`
 }
 
 // Vehicle is one sample truck and the run it repeats.

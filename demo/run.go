@@ -74,7 +74,14 @@ func Start(ctx context.Context, cfg config.Config, fleetFile string, log *slog.L
 	}
 	cfg.HTTP.APITokens = append(cfg.HTTP.APITokens, d.Token)
 
+	// The demo serves plain http on loopback, where a Secure cookie would
+	// never be sent back.
+	cfg.Console.InsecureCookies = true
 	if d.Server, err = server.Start(server.Options{Config: cfg, Logger: log}); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if err := createSampleUsers(d.Server, fleet.Users, log); err != nil {
 		d.Close()
 		return nil, err
 	}
@@ -86,6 +93,9 @@ func Start(ctx context.Context, cfg config.Config, fleetFile string, log *slog.L
 		return nil, err
 	}
 	printBanner(log, apiURL, d.Server.MQTTAddr(), d.Token, cfg.Upstream.URL)
+	if len(fleet.Users) > 0 {
+		log.Info("console: open "+apiURL+"/ and sign in as a sample user", "users", sampleUsernames(fleet.Users), "passwords", fleetFile)
+	}
 
 	ctx, d.cancel = context.WithCancel(ctx)
 	for i, v := range fleet.Vehicles {

@@ -77,6 +77,9 @@ func run(args []string) error {
 		AdminToken: func(token string) {
 			fmt.Fprintf(os.Stderr, "\nFirst start: the admin API token is\n\n    %s\n\nIt is shown only this once; only its hash is stored in %s.\nUse it as: Authorization: Bearer <token>\n\n", token, cfg.DataDir)
 		},
+		AdminPassword: func(username, password string) {
+			fmt.Fprintf(os.Stderr, "First start: sign in to the console at http://%s/ as %q with the password\n\n    %s\n\nIt is shown only this once; only its argon2id hash is stored.\n\n", cfg.HTTP.Addr, username, password)
+		},
 	})
 	if err != nil {
 		return err
