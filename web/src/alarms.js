@@ -13,8 +13,8 @@ export const KINDS = [
 ];
 const LIST_LIMIT = 200;
 
-// shown holds the deviations listed under the current filters, newest first.
-let shown = [];
+// listed contains the deviations that match the current filters, newest first.
+let listed = [];
 const highlighted = new Set();
 let loadSeq = 0;
 
@@ -34,7 +34,12 @@ export function initAlarms() {
 
 function fillFilters() {
   setOptions($("alarm-kind"), [["", t("filter.allKinds")], ...KINDS.map((k) => [k, t(`kind.${k}`)])]);
-  setOptions($("alarm-state"), [["open", t("alarms.stateOpen")], ["", t("alarms.stateAll")], ["closed", t("alarms.stateClosed")]]);
+  const stateSelect = $("alarm-state");
+  const firstFill = stateSelect.options.length === 0;
+  setOptions(stateSelect, [["open", t("alarms.stateOpen")], ["", t("alarms.stateAll")], ["closed", t("alarms.stateClosed")]]);
+  if (firstFill) {
+    stateSelect.value = "open";
+  }
   fillVehicleFilter();
 }
 
@@ -69,8 +74,8 @@ async function load() {
     if (seq !== loadSeq) {
       return;
     }
-    shown = resp.deviations || [];
-    for (const d of shown) {
+    listed = resp.deviations || [];
+    for (const d of listed) {
       if (d.state === "open") {
         state.deviations.set(d.id, d);
       }
@@ -84,15 +89,15 @@ async function load() {
 // receive merges a deviation from the live feed or from an action's
 // response into the list.
 function receive(d, isNew) {
-  const i = shown.findIndex((x) => x.id === d.id);
+  const i = listed.findIndex((x) => x.id === d.id);
   if (i >= 0) {
-    shown[i] = d;
+    listed[i] = d;
   } else if (matches(d, filters())) {
-    shown.unshift(d);
-    shown.sort((a, b) => Date.parse(b.started_at) - Date.parse(a.started_at));
-    shown.length = Math.min(shown.length, LIST_LIMIT);
+    listed.unshift(d);
+    listed.sort((a, b) => Date.parse(b.started_at) - Date.parse(a.started_at));
+    listed.length = Math.min(listed.length, LIST_LIMIT);
   } else if (d.state === "closed" && $("alarm-state").value === "open") {
-    shown = shown.filter((x) => x.id !== d.id);
+    listed = listed.filter((x) => x.id !== d.id);
   }
   if (isNew && d.state === "open") {
     highlighted.add(d.id);
@@ -109,11 +114,11 @@ function render() {
   const list = $("alarm-list");
   const open = [...state.deviations.values()].filter((d) => d.state === "open").length;
   $("alarm-count").textContent = String(open);
-  if (shown.length === 0) {
+  if (listed.length === 0) {
     list.replaceChildren(el("li", { class: "muted" }, t("alarms.empty")));
     return;
   }
-  list.replaceChildren(...shown.map(item));
+  list.replaceChildren(...listed.map(item));
 }
 
 function item(d) {

@@ -52,7 +52,7 @@ export function localInputToISO(value) {
   return Number.isNaN(d.getTime()) ? "" : d.toISOString();
 }
 
-// isoToLocalInput formats a Date for a datetime-local input.
+// dateToLocalInput formats a Date for a datetime-local input.
 export function dateToLocalInput(d) {
   const pad = (n) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
