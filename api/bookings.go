@@ -67,6 +67,7 @@ func (s *server) createBooking(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.log.Info("booking created", "booking_id", booking.ID, "manifest_no", booking.ManifestNo)
 
+	setAudit(r, booking.ID, "manifest "+booking.ManifestNo)
 	writeJSON(w, http.StatusCreated, idResponse{ID: booking.ID})
 	return nil
 }

@@ -116,6 +116,7 @@ func (s *server) createTrip(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("trip %s is stored but notifying the rules engine and forwarder failed: %w", trip.ID, err)
 	}
 
+	setAudit(r, trip.ID, "vehicle "+trip.Terminal)
 	writeJSON(w, http.StatusCreated, idResponse{ID: trip.ID})
 	return nil
 }

@@ -131,6 +131,7 @@ func (s *server) createVehicles(w http.ResponseWriter, r *http.Request) error {
 		}
 		s.hooks.VehicleRegistered(v)
 	}
+	setAudit(r, vehicles[0].Terminal, fmt.Sprintf("%d vehicles", len(vehicles)))
 	if len(vehicles) == 1 {
 		s.log.Info("vehicle registered", "vehicle_id", vehicles[0].Terminal)
 	} else {

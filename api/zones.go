@@ -58,6 +58,7 @@ func (s *server) createZone(w http.ResponseWriter, r *http.Request) error {
 	s.hooks.ZonesChanged()
 	s.log.Info("zone created", "zone_id", zone.ID, "name", zone.Name, "kind", zone.Kind)
 
+	setAudit(r, zone.ID, zone.Name)
 	writeJSON(w, http.StatusCreated, idResponse{ID: zone.ID})
 	return nil
 }

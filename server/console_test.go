@@ -231,14 +231,14 @@ func TestConsoleLiveFeedToRegulator(t *testing.T) {
 		"deviation_ack":    "admin " + dev.ID,
 		"deviation_handle": "admin " + dev.ID,
 		"login":            "admin admin",
-		"vehicle_register": "api_token " + "",
+		"vehicle_register": "api_token " + terminal,
 	} {
 		got, ok := actions[action]
 		if !ok {
 			t.Errorf("audit log has no %s entry: %+v", action, audit.Entries)
 			continue
 		}
-		if action != "vehicle_register" && got != want {
+		if got != want {
 			t.Errorf("audit %s = %q, want %q", action, got, want)
 		}
 	}
