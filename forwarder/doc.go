@@ -9,6 +9,13 @@
 // message may be delivered more than once (QoS 1, or a resend after a crash),
 // but always under the same id, so the receiver drops duplicates by id.
 //
+// The one exception to "nothing leaves without a PUBACK" is a message the
+// upstream broker rejects for good by closing the connection on it. Once it
+// went unacknowledged when sent alone in MaxDeliveryFailures sessions in a
+// row, it moves to a dead-letter store inside the outbox. The counter
+// hwtrack_forward_dead_letters_total rises, an error is logged, and
+// delivery continues with the next message (see deadletter.go).
+//
 // The payload builders DeviationMessage and TripMessage are pure apart from
 // reading the clock for sent_at, and define the JSON contract with the
 // regulator.

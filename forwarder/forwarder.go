@@ -67,7 +67,11 @@ type Options struct {
 	// pending, after which the watchdog drops the client and connects a
 	// new one. The default is 60 s.
 	StallTimeout time.Duration
-	Logger       *slog.Logger
+	// MaxDeliveryFailures is the number of consecutive sessions that may
+	// end with the same message unacknowledged before it is moved to the
+	// dead-letter store; default 3.
+	MaxDeliveryFailures int
+	Logger              *slog.Logger
 }
 
 func (o *Options) applyDefaults() error {
@@ -86,6 +90,9 @@ func (o *Options) applyDefaults() error {
 	}
 	if o.StallTimeout == 0 {
 		o.StallTimeout = DefaultStallTimeout
+	}
+	if o.MaxDeliveryFailures == 0 {
+		o.MaxDeliveryFailures = DefaultMaxDeliveryFailures
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -110,6 +117,9 @@ func (o *Options) applyDefaults() error {
 	}
 	if o.MinReconnectDelay < 0 || o.MaxReconnectDelay < o.MinReconnectDelay {
 		errs = append(errs, fmt.Errorf("reconnect delay: need 0 < min (%s) <= max (%s)", o.MinReconnectDelay, o.MaxReconnectDelay))
+	}
+	if o.MaxDeliveryFailures < 1 {
+		errs = append(errs, fmt.Errorf("max_delivery_failures: %d is below 1", o.MaxDeliveryFailures))
 	}
 	if o.StallTimeout < 0 {
 		errs = append(errs, fmt.Errorf("stall_timeout: %s is negative", o.StallTimeout))

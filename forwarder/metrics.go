@@ -26,7 +26,10 @@ type metrics struct {
 	forwarded *prometheus.CounterVec
 	errors    *prometheus.CounterVec
 	delay     prometheus.Histogram
-	gauges    []prometheus.Collector
+	// deadLetters is the operator alert: any increase means the regulator
+	// broker rejected a message for good.
+	deadLetters prometheus.Counter
+	gauges      []prometheus.Collector
 }
 
 func newMetrics(f *Forwarder) *metrics {
@@ -45,6 +48,10 @@ func newMetrics(f *Forwarder) *metrics {
 			Buckets: []float64{0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 1800, 3600, 21600, 86400},
 		}),
 	}
+	m.deadLetters = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hwtrack_forward_dead_letters_total",
+		Help: "Messages moved to the dead-letter store after the regulator broker rejected them in consecutive sessions; alert on any increase.",
+	})
 	for _, kind := range []string{kindDeviation, kindTrip, kindOther} {
 		m.forwarded.WithLabelValues(kind)
 	}
@@ -61,6 +68,10 @@ func newMetrics(f *Forwarder) *metrics {
 			Help: "Age of the oldest message in the outbox, in seconds; 0 when it is empty.",
 		}, func() float64 { return f.oldestAge().Seconds() }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "hwtrack_outbox_dead_letters",
+			Help: "Messages in the dead-letter store, never to be sent again without an operator.",
+		}, func() float64 { return float64(f.DeadLetterCount()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "hwtrack_upstream_connected",
 			Help: "1 while the forwarder is connected to the regulator broker, else 0.",
 		}, func() float64 {
@@ -74,7 +85,7 @@ func newMetrics(f *Forwarder) *metrics {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return append([]prometheus.Collector{m.forwarded, m.errors, m.delay}, m.gauges...)
+	return append([]prometheus.Collector{m.forwarded, m.errors, m.delay, m.deadLetters}, m.gauges...)
 }
 
 func (m *metrics) observeAck(msg Message, now time.Time) {

@@ -21,6 +21,8 @@ import (
 //	'i' + message id                 -> seq of the pending message with that id
 //	'x' + seq (8 bytes, big-endian)  -> a pending record that failed to decode,
 //	                                    kept for inspection instead of blocking the queue
+//	'd' + seq (8 bytes, big-endian)  -> a message the regulator broker rejected
+//	                                    permanently (see deadletter.go)
 //
 // Sequence numbers start at 1 and only grow, so iterating 'q' gives enqueue order.
 const (
@@ -54,6 +56,8 @@ type outbox struct {
 	nextSeq  uint64 // guarded by appendMu
 
 	depth atomic.Int64
+	// dead is the number of records in the dead-letter store.
+	dead atomic.Int64
 }
 
 // openOutbox opens or creates the outbox in dir and counts what is pending.
@@ -84,6 +88,12 @@ func openOutbox(dir string, log *slog.Logger) (*outbox, error) {
 		return nil, fmt.Errorf("scan outbox %s: %w", dir, err)
 	}
 	o.depth.Store(count)
+	dead, err := o.countDead()
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	o.dead.Store(dead)
 	return o, nil
 }
 

@@ -49,6 +49,7 @@ func (f *Forwarder) run(ctx context.Context) {
 	defer log.Info("forwarder stopped", "depth", f.Depth())
 
 	attempt := 0
+	var failures failureTracker
 	for ctx.Err() == nil {
 		sessionCtx, cancel := context.WithCancelCause(ctx)
 		client := f.newClient(func(err error) { cancel(fmt.Errorf("connection lost: %w", err)) })
@@ -72,12 +73,16 @@ func (f *Forwarder) run(ctx context.Context) {
 		f.connected.Store(true)
 		log.Info("connected to upstream", "depth", f.Depth())
 		began := time.Now()
-		cause := f.runSession(sessionCtx, cancel, client, log)
+		probe := failures.probing()
+		head, cause := f.runSession(sessionCtx, cancel, client, probe, log)
 		f.connected.Store(false)
 		client.Disconnect(disconnectQuiesce)
 		cancel(nil)
 		if ctx.Err() != nil {
 			return
+		}
+		if failures.observe(head, probe, f.opts.MaxDeliveryFailures) {
+			f.retire(*head, cause)
 		}
 
 		// A connection that drops soon after it was made counts as another
@@ -150,10 +155,20 @@ type session struct {
 	// session context ends. Only the completer uses them.
 	graceOnce sync.Once
 	graceOver chan struct{}
+
+	// head is the first record, in publish order, whose PUBACK did not
+	// arrive. Only the completer writes it, before the session ends.
+	head *record
+	// probe makes the dispatcher wait for the first record's PUBACK before
+	// it publishes the next one (see the dead-letter rule).
+	probe bool
 }
 
-func (f *Forwarder) runSession(ctx context.Context, cancel context.CancelCauseFunc, client mqtt.Client, log *slog.Logger) error {
+// runSession returns the first record left without a PUBACK (nil when
+// every publish was acknowledged) and why the session ended.
+func (f *Forwarder) runSession(ctx context.Context, cancel context.CancelCauseFunc, client mqtt.Client, probe bool, log *slog.Logger) (*record, error) {
 	s := &session{
+		probe:     probe,
 		f:         f,
 		log:       log,
 		client:    client,
@@ -173,11 +188,12 @@ func (f *Forwarder) runSession(ctx context.Context, cancel context.CancelCauseFu
 	wg.Go(s.complete)
 	wg.Go(s.watch)
 	wg.Wait()
-	return context.Cause(ctx)
+	return s.head, context.Cause(ctx)
 }
 
 func (s *session) dispatch() {
 	var cursor uint64
+	probe := s.probe
 	for s.ctx.Err() == nil {
 		recs, err := s.f.box.readAfter(cursor, readBatch)
 		if err != nil {
@@ -206,6 +222,12 @@ func (s *session) dispatch() {
 			// connected, or the write timed out). Stop here, so no later
 			// message overtakes it.
 			if tokenDone(token) && token.Error() != nil {
+				if probe {
+					// The suspect's failure counts even when paho
+					// reports it at once, so the completer must see it.
+					s.inflight <- inflight{rec: r, token: token}
+					return
+				}
 				<-s.slots
 				s.f.metrics.errors.WithLabelValues(stagePublish).Inc()
 				s.cancel(fmt.Errorf("publish message %s: %w", r.msg.ID, token.Error()))
@@ -213,7 +235,18 @@ func (s *session) dispatch() {
 			}
 			s.inflight <- inflight{rec: r, token: token}
 			cursor = r.seq
-			s.log.Debug("published", "message_id", r.msg.ID, "seq", r.seq)
+			s.log.Debug("published", "message_id", r.msg.ID, "seq", r.seq, "alone", probe)
+			if probe {
+				select {
+				case <-token.Done():
+				case <-s.ctx.Done():
+					return
+				}
+				if token.Error() != nil {
+					return // the completer records the failure and ends the session
+				}
+				probe = false
+			}
 		}
 	}
 }
@@ -242,6 +275,7 @@ func (s *session) complete() {
 		if err := s.await(e.token); err != nil {
 			<-s.slots
 			failed = true
+			s.head = &e.rec
 			if !errors.Is(err, errSessionEnded) {
 				s.f.metrics.errors.WithLabelValues(stagePublish).Inc()
 				s.cancel(fmt.Errorf("publish message %s: %w", e.rec.msg.ID, err))
