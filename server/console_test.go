@@ -139,6 +139,10 @@ func TestConsoleLiveFeedToRegulator(t *testing.T) {
 		t.Fatalf("vehicle connect: %v", tok.Error())
 	}
 	defer vehicle.Disconnect(100)
+	online := waitEvent(t, events, "vehicle", 5*time.Second)
+	if online.data != `{"terminal":"`+terminal+`","online":true}` {
+		t.Errorf("vehicle event = %s, want %s online", online.data, terminal)
+	}
 	base := time.Now().Add(-3 * time.Minute).Truncate(time.Second)
 	publish := func(i int, lat, lon float64) time.Time {
 		t.Helper()
