@@ -40,6 +40,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "replay":
 		return runReplay(ctx, args[1:], stdout, stderr)
+	case "quality":
+		return runQuality(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		usage(stdout)
 		return 0
@@ -55,8 +57,9 @@ func usage(w io.Writer) {
 
 Commands:
   replay   play GPX, GeoLife PLT, NMEA and OwnTracks .rec tracks as vehicles
+  quality  score the server's alarms on labelled real tracks and field-failure cases
 
-Run "hwtrack-sim replay -h" for the flags of replay.
+Run "hwtrack-sim replay -h" or "hwtrack-sim quality -h" for their flags.
 `)
 }
 
