@@ -16,6 +16,9 @@ const LIST_LIMIT = 200;
 // listed contains the deviations that match the current filters, newest first.
 let listed = [];
 const highlighted = new Set();
+// firstShown maps a deviation id to the time (ms since the epoch) the panel
+// first listed it. The browser tests read it to measure alarm latency.
+const firstShown = new Map();
 let loadSeq = 0;
 
 export function initAlarms() {
@@ -127,7 +130,10 @@ function item(d) {
   if (highlighted.has(d.id)) {
     classes.push("alarm-highlight");
   }
-  const node = el("li", { class: classes.join(" "), dataset: { id: d.id, kind: d.kind, terminal: d.terminal } },
+  if (!firstShown.has(d.id)) {
+    firstShown.set(d.id, Date.now());
+  }
+  const node = el("li", { class: classes.join(" "), dataset: { id: d.id, kind: d.kind, terminal: d.terminal, shownAt: firstShown.get(d.id) } },
     el("div", { class: "alarm-head" },
       el("span", { class: `kind-tag kind-${d.kind}` }, t(`kind.${d.kind}`)),
       el("strong", { class: "alarm-plate" }, plateOf(d.terminal)),

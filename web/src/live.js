@@ -30,7 +30,9 @@ export async function startLive() {
     }
   });
   await reload();
-  connect();
+  // Wait for the stream to open so that no event after start-up is missed,
+  // but show the console anyway when it does not open within 5 s.
+  await Promise.race([connect(), new Promise((resolve) => window.setTimeout(resolve, 5000))]);
   // Re-evaluate "no signal" even when no event arrives.
   statusTimer = window.setInterval(() => {
     for (const v of state.vehicles.values()) {
@@ -61,7 +63,7 @@ export function showLiveLayer(visible) {
 }
 
 // reload reads the fleet, dispatched trips and open deviations. It runs at
-// start and after the event stream reconnects, because events sent while
+// start and each time the event stream opens, because events sent while
 // the stream was down are lost.
 async function reload() {
   const [vehicles, trips, devs] = await Promise.all([
@@ -77,27 +79,37 @@ async function reload() {
     state.trips.set(trip.id, trip);
   }
   for (const v of vehicles.vehicles || []) {
-    state.vehicles.set(v.terminal, { ...state.vehicles.get(v.terminal), ...v });
-    updateMarker(state.vehicles.get(v.terminal));
+    const known = state.vehicles.get(v.terminal);
+    const merged = { ...known, ...v };
+    // A position event may have arrived while the list was in flight.
+    if (known && known.last_fix && (!v.last_fix || Date.parse(known.last_fix.time) > Date.parse(v.last_fix.time))) {
+      merged.last_fix = known.last_fix;
+    }
+    state.vehicles.set(v.terminal, merged);
+    updateMarker(merged);
   }
   drawRoutes();
   emit("fleet", null);
   emit("deviations-reloaded", null);
 }
 
+// connect opens the event stream and returns a promise that resolves when
+// it first opens and the state has been read again. The browser reconnects
+// by itself after an error, and every open reads the state again.
 function connect() {
   setFeedStatus("connecting");
   source = new EventSource("/api/v1/live");
-  let hadError = false;
+  let resolveOpened;
+  const opened = new Promise((resolve) => {
+    resolveOpened = resolve;
+  });
   source.addEventListener("open", () => {
     setFeedStatus("connected");
-    if (hadError) {
-      hadError = false;
-      reload().catch(() => setFeedStatus("error"));
-    }
+    reload()
+      .catch(() => setFeedStatus("error"))
+      .finally(resolveOpened);
   });
   source.addEventListener("error", () => {
-    hadError = true;
     setFeedStatus(source.readyState === EventSource.CLOSED ? "error" : "connecting");
   });
   source.addEventListener("position", (e) => handlePosition(JSON.parse(e.data)));
