@@ -426,6 +426,10 @@ func TestConsoleInBrowser(t *testing.T) {
 		} else {
 			t.Logf("alarm appeared %v after the deciding fix reached the server", lag)
 		}
+		toned, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`Boolean(document.body.dataset.lastAlarmTone)`))
+		if err != nil || !toned {
+			t.Errorf("no alarm tone was played through Web Audio (err %v)", err)
+		}
 		highlighted, err := chromedp.Run(ctx, chromedp.Evaluate[bool](
 			`document.querySelector('.alarm[data-id="`+deviationID+`"]').classList.contains('alarm-highlight')`))
 		if err != nil || !highlighted {
