@@ -21,40 +21,58 @@ func mqttConnect(clientID, user, pass string) []byte {
 	body = str(body, clientID)
 	body = str(body, user)
 	body = str(body, pass)
-	out := []byte{0x10}
-	for n := len(body); ; {
+	out := appendLength([]byte{0x10}, len(body))
+	return append(out, body...)
+}
+
+// appendLength appends n as an MQTT variable-length integer.
+func appendLength(b []byte, n int) []byte {
+	for {
 		digit := byte(n % 128)
 		n /= 128
 		if n > 0 {
 			digit |= 0x80
 		}
-		out = append(out, digit)
+		b = append(b, digit)
 		if n == 0 {
-			break
+			return b
 		}
 	}
-	return append(out, body...)
+}
+
+// dialConnect dials addr, sends a CONNECT and returns the CONNACK return
+// code with the open connection.
+func dialConnect(addr, clientID, user, pass string) (byte, net.Conn, error) {
+	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		return 0, nil, err
+	}
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := conn.Write(mqttConnect(clientID, user, pass)); err != nil {
+		conn.Close()
+		return 0, nil, err
+	}
+	ack := make([]byte, 4)
+	if _, err := io.ReadFull(conn, ack); err != nil {
+		conn.Close()
+		return 0, nil, fmt.Errorf("read CONNACK: %w", err)
+	}
+	if ack[0] != 0x20 {
+		conn.Close()
+		return 0, nil, fmt.Errorf("expected a CONNACK, got % x", ack)
+	}
+	conn.SetDeadline(time.Time{})
+	return ack[3], conn, nil
 }
 
 // stormConnect sends one CONNECT and returns the CONNACK return code.
 func stormConnect(addr, clientID, user, pass string) (byte, error) {
-	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	code, conn, err := dialConnect(addr, clientID, user, pass)
 	if err != nil {
 		return 0, err
 	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(20 * time.Second))
-	if _, err := conn.Write(mqttConnect(clientID, user, pass)); err != nil {
-		return 0, err
-	}
-	ack := make([]byte, 4)
-	if _, err := io.ReadFull(conn, ack); err != nil {
-		return 0, fmt.Errorf("read CONNACK: %w", err)
-	}
-	if ack[0] != 0x20 {
-		return 0, fmt.Errorf("expected a CONNACK, got % x", ack)
-	}
-	return ack[3], nil
+	conn.Close()
+	return code, nil
 }
 
 // TestReconnectStorm sends 5,000 CONNECT packets at once and checks that
