@@ -360,3 +360,26 @@ func TestSlowSubscriberDoesNotStallIngest(t *testing.T) {
 		t.Fatalf("handler recorded %d publishes, want %d", n, publishes)
 	}
 }
+
+// TestRefusedUnitReconnectingNotBanned checks that a unit whose publishes
+// the server refuses, and which reconnects at once each time, is not
+// mistaken for two units sharing a client id.
+func TestRefusedUnitReconnectingNotBanned(t *testing.T) {
+	rec := &recorder{}
+	rec.fail.Store(true)
+	b := startBrokerOpts(t, rec, Options{}, nil)
+	for i := range 10 {
+		conn, code, err := rawConnect(b.Addr().String(), "T1", "T1", "password-one-0123456789")
+		if err != nil || code != 0 {
+			t.Fatalf("reconnect %d after a refused publish: code %d, err %v", i, code, err)
+		}
+		conn.Write(publishPacket(1, "hwt/v1/T1/fix", `{"lat":1}`))
+		if !waitClosed(conn, 5*time.Second) {
+			t.Fatalf("connection %d not closed after an unrecorded publish", i)
+		}
+		conn.Close()
+	}
+	if got := counterValue(t, b.metrics.bans); got != 0 {
+		t.Fatalf("ban metric = %v after refused publishes, want 0", got)
+	}
+}

@@ -107,6 +107,11 @@ type Broker struct {
 	mu     sync.Mutex
 	online map[string]*mqtt.Client
 
+	// serverStops holds the clients the server is disconnecting, from just
+	// before mochi closes their socket until their OnDisconnect, so a unit
+	// that reconnects at once is not counted as a takeover.
+	serverStops sync.Map // *mqtt.Client -> struct{}
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -236,6 +241,7 @@ func (b *Broker) stopTerminal(terminal string) {
 		if cl.Net.Inline || string(cl.Properties.Username) != terminal {
 			continue
 		}
+		b.serverStops.Store(cl, struct{}{})
 		if cl.Properties.ProtocolVersion == 5 {
 			_ = b.server.DisconnectClient(cl, packets.ErrBanned)
 			continue
@@ -300,16 +306,27 @@ func (b *Broker) setOffline(terminal string, cl *mqtt.Client) {
 }
 
 // reject withholds the PUBACK of a publish that could not be recorded.
-func reject(cl *mqtt.Client, pk packets.Packet) error {
+func (b *Broker) reject(cl *mqtt.Client, pk packets.Packet) error {
 	if pk.FixedHeader.Qos > 0 && cl.Properties.ProtocolVersion == 5 {
 		return packets.ErrServerBusy
 	}
 	if pk.FixedHeader.Qos > 0 {
 		// MQTT 3.1.1 has no negative PUBACK; closing the connection keeps
 		// the message in the unit's session for redelivery.
-		cl.Stop(ErrUnavailable)
+		b.stopClient(cl, ErrUnavailable)
 	}
 	return packets.ErrRejectPacket
+}
+
+// stopClient closes a client's connection from the server side.
+func (b *Broker) stopClient(cl *mqtt.Client, cause error) {
+	b.serverStops.Store(cl, struct{}{})
+	cl.Stop(cause)
+}
+
+func (b *Broker) stoppedByServer(cl *mqtt.Client) bool {
+	_, ok := b.serverStops.Load(cl)
+	return ok
 }
 
 func orDefault(v, def int) int {

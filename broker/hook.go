@@ -97,7 +97,10 @@ func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	}
 
 	existing, found := h.broker.server.Clients.Get(cl.ID)
-	if !found || existing.Closed() {
+	if !found || existing.Closed() || h.broker.stoppedByServer(existing) {
+		// A unit reconnecting after the server closed its connection (an
+		// unrecorded publish, say) is no takeover, even while mochi has
+		// not finished closing the old one.
 		return true
 	}
 	if string(existing.Properties.Username) != terminal {
@@ -155,6 +158,7 @@ func (h *hook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
 }
 
 func (h *hook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
+	h.broker.serverStops.Delete(cl)
 	h.broker.metrics.disconnects.Inc()
 	h.broker.setOffline(string(cl.Properties.Username), cl)
 }
@@ -171,7 +175,7 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		// A connection that was established before the ban, or raced
 		// it, must not add fixes either.
 		h.broker.metrics.publishFailures.Inc()
-		cl.Stop(errTerminalBanned)
+		h.broker.stopClient(cl, errTerminalBanned)
 		return pk, packets.ErrRejectPacket
 	}
 	msg := Message{
@@ -186,7 +190,7 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	if err := h.handler.HandlePublish(msg); err != nil {
 		h.broker.metrics.publishFailures.Inc()
 		h.log.Warn("publish not recorded; acknowledgement withheld", "client_id", cl.ID, "vehicle_id", msg.Terminal, "topic", msg.Topic, "err", err)
-		return pk, reject(cl, pk)
+		return pk, h.broker.reject(cl, pk)
 	}
 	// Positions are live data, never state: a retained fix would be
 	// replayed to later subscribers as if it were current.

@@ -164,3 +164,12 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// publishPacket encodes a QoS 1 PUBLISH.
+func publishPacket(id uint16, topic, payload string) []byte {
+	body := appendString(nil, topic)
+	body = append(body, byte(id>>8), byte(id))
+	body = append(body, payload...)
+	out := appendRemainingLength([]byte{0x32}, len(body))
+	return append(out, body...)
+}
