@@ -77,8 +77,8 @@ bogus: 1
 	for _, want := range []string{
 		"mqtt.colour: unknown key",
 		"bogus: unknown key",
-		"3 weeks",
-		"many",
+		"retention.fixes: line 7",
+		"ingest.workers: line 9",
 		"mqtt.addr",
 		"mqtt.max_inflight",
 		"rules.margin_m",

@@ -79,14 +79,15 @@ func decodeYAML(data []byte, cfg *Config, problems *Error) {
 		problems.add("config file: the top level must be a mapping of keys")
 		return
 	}
-	findUnknownKeys(doc, reflect.TypeOf(*cfg), "", problems)
+	keyAt := map[int]string{}
+	findUnknownKeys(doc, reflect.TypeOf(*cfg), "", keyAt, problems)
 
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(cfg); err != nil {
 		var typeErr *yaml.TypeError
 		if errors.As(err, &typeErr) {
 			for _, e := range typeErr.Errors {
-				problems.add("config file: %s", e)
+				problems.add("%s", nameKey(e, keyAt))
 			}
 			return
 		}
@@ -96,7 +97,7 @@ func decodeYAML(data []byte, cfg *Config, problems *Error) {
 
 // findUnknownKeys walks a YAML mapping beside the struct type it decodes
 // into and reports each key the struct does not have.
-func findUnknownKeys(node *yaml.Node, t reflect.Type, prefix string, problems *Error) {
+func findUnknownKeys(node *yaml.Node, t reflect.Type, prefix string, keyAt map[int]string, problems *Error) {
 	if node.Kind != yaml.MappingNode || t.Kind() != reflect.Struct {
 		return
 	}
@@ -118,8 +119,24 @@ func findUnknownKeys(node *yaml.Node, t reflect.Type, prefix string, problems *E
 			problems.add("%s: unknown key (line %d)", path, node.Content[i].Line)
 			continue
 		}
-		findUnknownKeys(node.Content[i+1], ft, path, problems)
+		keyAt[node.Content[i].Line] = path
+		if _, taken := keyAt[node.Content[i+1].Line]; !taken {
+			keyAt[node.Content[i+1].Line] = path
+		}
+		findUnknownKeys(node.Content[i+1], ft, path, keyAt, problems)
 	}
+}
+
+// nameKey prefixes a yaml.v3 error such as "line 6: cannot unmarshal ..."
+// with the key on that line, so the message names the setting to fix.
+func nameKey(msg string, keyAt map[int]string) string {
+	var line int
+	if _, err := fmt.Sscanf(msg, "line %d:", &line); err == nil {
+		if key, ok := keyAt[line]; ok {
+			return key + ": " + msg
+		}
+	}
+	return "config file: " + msg
 }
 
 func yamlName(f reflect.StructField) string {

@@ -72,6 +72,43 @@ func EnsureAdminToken(dir string, h *Hasher) (hash []byte, created string, err e
 	return hash, token, nil
 }
 
+// LoadAdminToken returns the stored admin token hash from dir, and false
+// when none is stored yet.
+func LoadAdminToken(dir string) (hash []byte, ok bool, err error) {
+	path := filepath.Join(dir, adminTokenFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read admin token hash: %w", err)
+	}
+	hash, err = decodeHex(strings.TrimSpace(string(data)))
+	if err != nil {
+		return nil, false, fmt.Errorf("read admin token hash %s: %w", path, err)
+	}
+	return hash, true, nil
+}
+
+// NewAdminToken returns a random admin token and its hash without storing
+// anything, so a start that fails later does not use up the one showing of
+// the token; SaveAdminToken stores the hash once the start succeeded.
+func NewAdminToken(h *Hasher) (token string, hash []byte, err error) {
+	token, err = RandomSecret(32)
+	if err != nil {
+		return "", nil, err
+	}
+	return token, h.Hash(token), nil
+}
+
+// SaveAdminToken stores the admin token hash in dir.
+func SaveAdminToken(dir string, hash []byte) error {
+	if err := writeFileSync(filepath.Join(dir, adminTokenFile), []byte(fmt.Sprintf("%x\n", hash))); err != nil {
+		return fmt.Errorf("write admin token hash: %w", err)
+	}
+	return nil
+}
+
 // ResetAdminToken replaces the stored admin token with a new random one
 // and returns it; the old token stops working at the next start.
 func ResetAdminToken(dir string, h *Hasher) (string, error) {

@@ -81,3 +81,68 @@ func TestDemoTrucksMove(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+func TestDemoRestartStartsNewTrips(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.MQTT.Addr = "127.0.0.1:0"
+	cfg.MQTT.WebSocketAddr = ""
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.ZoneFiles = []string{"../configs/zones.geojson"}
+	log := slog.New(slog.DiscardHandler)
+
+	first, err := Start(context.Background(), cfg, "../configs/demo.yaml", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := waitForTrips(t, first, nil)
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	second, err := Start(context.Background(), cfg, "../configs/demo.yaml", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	waitForTrips(t, second, before)
+}
+
+// waitForTrips returns each sample vehicle's current trip once all four
+// are on a trip other than the one listed in old.
+func waitForTrips(t *testing.T, d *Demo, old map[string]string) map[string]string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var list struct {
+			Vehicles []struct {
+				Terminal string `json:"terminal"`
+				TripID   string `json:"trip_id"`
+			} `json:"vehicles"`
+		}
+		req, _ := http.NewRequest(http.MethodGet, "http://"+d.Server.HTTPAddr().String()+"/api/v1/vehicles", nil)
+		req.Header.Set("Authorization", "Bearer "+d.Token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(&list)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		trips := map[string]string{}
+		for _, v := range list.Vehicles {
+			if v.TripID != "" && v.TripID != old[v.Terminal] {
+				trips[v.Terminal] = v.TripID
+			}
+		}
+		if len(trips) == 4 {
+			return trips
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 20 s only %d of 4 demo vehicles are on a new trip: %+v (earlier trips %v)", len(trips), list.Vehicles, old)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

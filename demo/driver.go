@@ -39,9 +39,25 @@ func (d *driver) register(ctx context.Context) error {
 	err := d.api.RegisterVehicle(ctx, simulator.VehicleRequest{Terminal: d.v.Terminal, Plate: d.v.Plate, Password: d.v.Password})
 	var apiErr *simulator.APIError
 	if errors.As(err, &apiErr) && apiErr.Status == http.StatusConflict {
-		return nil // registered by an earlier demo run
+		err = nil // registered by an earlier demo run
 	}
-	return err
+	if err != nil {
+		return err
+	}
+
+	// A demo stopped in the middle of a run leaves that trip dispatched,
+	// and an open trip blocks the next one; the sample truck starts afresh.
+	open, err := d.api.OpenTrips(ctx, d.v.Terminal)
+	if err != nil {
+		return err
+	}
+	for _, id := range open {
+		if err := d.api.CompleteTrip(ctx, id); err != nil {
+			return err
+		}
+		d.log.Info("trip left open by an earlier demo run completed", "trip_id", id)
+	}
+	return nil
 }
 
 func (d *driver) lap(ctx context.Context) error {

@@ -263,9 +263,9 @@ func (p *Pipeline) HandlePublish(msg broker.Message) error {
 // are kept in the raw log only.
 func (p *Pipeline) decode(msg broker.Message) Result {
 	switch {
-	case strings.HasPrefix(msg.Topic, broker.TopicPrefix) && strings.HasSuffix(msg.Topic, "/fix"):
+	case msg.Topic == broker.FixTopic(msg.Terminal):
 		return DecodeFix(msg.Terminal, msg.Payload, msg.ReceivedAt, p.opts.Limits)
-	case strings.HasPrefix(msg.Topic, "owntracks/"):
+	case isOwnTracksTopic(msg.Topic, msg.Terminal):
 		return DecodeOwnTracks(msg.Terminal, msg.Payload, msg.ReceivedAt, p.opts.Limits)
 	default:
 		return Result{}
@@ -509,4 +509,11 @@ func (p *Pipeline) Close() error {
 		p.wg.Wait()
 	})
 	return err
+}
+
+// isOwnTracksTopic reports whether topic is owntracks/{terminal}/{device},
+// the only OwnTracks topic form that carries a vehicle's locations.
+func isOwnTracksTopic(topic, terminal string) bool {
+	rest, ok := strings.CutPrefix(topic, "owntracks/"+terminal+"/")
+	return ok && rest != "" && !strings.Contains(rest, "/")
 }

@@ -44,8 +44,7 @@ func (u consoleUsers) CreateUser(user model.User) error {
 	return err
 }
 
-// startConsole creates the console components and, on first start, the
-// admin console user, whose password goes to opts.AdminPassword or stderr.
+// startConsole creates the console components.
 func (s *Server) startConsole(opts Options) error {
 	c, err := console.New(console.Options{Users: consoleUsers{s.store}, Logger: s.log})
 	if err != nil {
@@ -57,7 +56,14 @@ func (s *Server) startConsole(opts Options) error {
 	}
 	s.ui = consoleWiring{console: c, live: live.NewHub(), newest: live.NewNewest(), static: static}
 
-	password, err := c.EnsureAdmin()
+	return nil
+}
+
+// ensureConsoleAdmin creates the admin console user on first start, whose
+// password goes to opts.AdminPassword or stderr. Start calls it last, so a
+// start that fails earlier does not use up the one showing of it.
+func (s *Server) ensureConsoleAdmin(opts Options) error {
+	password, err := s.ui.console.EnsureAdmin()
 	if err != nil {
 		return err
 	}

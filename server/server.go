@@ -97,18 +97,16 @@ func Start(opts Options) (_ *Server, err error) {
 	if s.hasher, err = credential.LoadOrCreateHasher(cfg.DataDir); err != nil {
 		return nil, err
 	}
-	adminHash, created, err := credential.EnsureAdminToken(cfg.DataDir, s.hasher)
+	adminHash, haveAdmin, err := credential.LoadAdminToken(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	if created != "" {
-		if opts.AdminToken != nil {
-			opts.AdminToken(created)
-		} else {
-			// The token goes to standard error, never into the log,
-			// where it would be shipped and kept with every other line.
-			fmt.Fprintf(os.Stderr, "hwtrack: admin API token (shown only this once): %s\n", created)
-			log.Info("admin API token created and printed once on standard error")
+	var newAdminToken string
+	if !haveAdmin {
+		// The hash is stored, and the token shown, only once the whole
+		// start has succeeded.
+		if newAdminToken, adminHash, err = credential.NewAdminToken(s.hasher); err != nil {
+			return nil, err
 		}
 	}
 	s.tokens = credential.NewTokens(s.hasher, cfg.HTTP.APITokens, adminHash)
@@ -232,6 +230,22 @@ func Start(opts Options) (_ *Server, err error) {
 	s.startRetention()
 	s.startTicker()
 	s.watchOnline()
+	if newAdminToken != "" {
+		if err := credential.SaveAdminToken(cfg.DataDir, adminHash); err != nil {
+			return nil, err
+		}
+		if opts.AdminToken != nil {
+			opts.AdminToken(newAdminToken)
+		} else {
+			// The token goes to standard error, never into the log,
+			// where it would be shipped and kept with every other line.
+			fmt.Fprintf(os.Stderr, "hwtrack: admin API token (shown only this once): %s\n", newAdminToken)
+			log.Info("admin API token created and printed once on standard error")
+		}
+	}
+	if err := s.ensureConsoleAdmin(opts); err != nil {
+		return nil, err
+	}
 	s.ready.Store(true)
 	log.Info("hwtrack started", "mqtt_addr", s.broker.Addr().String(), "http_addr", s.httpAddr.String(), "data_dir", cfg.DataDir)
 	return s, nil

@@ -2,10 +2,14 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
+	"io/fs"
+	"slices"
 	"fmt"
 	"os"
 	"time"
 
+	"github.com/hwtrack/hwtrack/config"
 	"github.com/hwtrack/hwtrack/geofence"
 	"github.com/hwtrack/hwtrack/model"
 )
@@ -33,8 +37,15 @@ type featureCollection struct {
 // loadZoneFiles stores every feature of the configured GeoJSON files under
 // its feature id, replacing the previous version of that zone.
 func (s *Server) loadZoneFiles(paths []string) error {
+	usingDefault := slices.Equal(paths, config.Default().ZoneFiles)
 	for _, path := range paths {
 		data, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) && usingDefault {
+			// Run outside the repository, the sample zones are not there;
+			// that must not stop a server that was never told to load them.
+			s.log.Warn("sample zone file not found; starting without sample zones", "path", path)
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("read zone file: %w", err)
 		}

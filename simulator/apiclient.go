@@ -163,6 +163,25 @@ func (c *APIClient) CompleteTrip(ctx context.Context, tripID string) error {
 	return c.do(ctx, http.MethodPost, "/api/v1/trips/"+url.PathEscape(tripID)+"/complete", nil, nil, nil)
 }
 
+// OpenTrips calls GET /api/v1/trips?terminal=T&state=dispatched and
+// returns the ids of the vehicle's trips that are not completed.
+func (c *APIClient) OpenTrips(ctx context.Context, terminal string) ([]string, error) {
+	var out struct {
+		Trips []struct {
+			ID string `json:"id"`
+		} `json:"trips"`
+	}
+	q := url.Values{"terminal": {terminal}, "state": {"dispatched"}}
+	if err := c.do(ctx, http.MethodGet, "/api/v1/trips", q, nil, &out); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(out.Trips))
+	for i, t := range out.Trips {
+		ids[i] = t.ID
+	}
+	return ids, nil
+}
+
 // Deviations calls GET /api/v1/deviations?terminal=T.
 func (c *APIClient) Deviations(ctx context.Context, terminal string) ([]model.Deviation, error) {
 	var out struct {

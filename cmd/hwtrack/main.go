@@ -38,6 +38,11 @@ func run(args []string) error {
 		}
 		return err
 	}
+	if fs.NArg() > 0 {
+		// flag stops at the first non-flag argument, so every flag after
+		// it would be ignored without a word.
+		return fmt.Errorf("unexpected argument %q: hwtrack takes only flags (see -h)", fs.Arg(0))
+	}
 
 	// Only flags given on the command line override the file and the
 	// environment.
