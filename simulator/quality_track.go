@@ -240,10 +240,12 @@ func injectZoneCrossing(s *Scenario, th Thresholds) error {
 // singleCrossing reports whether the track enters zone exactly once. The
 // fixes within the margin of the edge or inside must form one run, and
 // those beyond the edge by the margin must span the persistence and 30 s
-// more.
+// more. first is the first fix beyond the edge by the margin, where the
+// engine starts counting, and last the last fix inside.
 func singleCrossing(fixes []model.Fix, z CircleZone, th Thresholds) (first, last int, ok bool) {
 	first, last = -1, -1
-	var deepFirst, deepLast time.Time
+	deepFirst := -1
+	var deepLast time.Time
 	for k, f := range fixes {
 		if !f.Valid {
 			continue
@@ -260,16 +262,16 @@ func singleCrossing(fixes []model.Fix, z CircleZone, th Thresholds) (first, last
 		}
 		last = k
 		if d < z.RadiusM-marginOf(f, th) {
-			if deepFirst.IsZero() {
-				deepFirst = f.Time
+			if deepFirst < 0 {
+				deepFirst = k
 			}
 			deepLast = f.Time
 		}
 	}
-	if first < 0 || deepFirst.IsZero() || deepLast.Sub(deepFirst) < th.Persistence+30*time.Second {
+	if first < 0 || deepFirst < 0 || deepLast.Sub(fixes[deepFirst].Time) < th.Persistence+30*time.Second {
 		return 0, 0, false
 	}
-	return first, last, true
+	return deepFirst, last, true
 }
 
 // marginOf returns how far beyond an edge f must lie to count, as the

@@ -71,9 +71,12 @@ func TestInjectedScenario(t *testing.T) {
 			}
 			z := s.Zones[0]
 			for _, f := range s.Fixes {
-				inside := geo.Distance(z.Center, fixPoint(f)) < z.RadiusM
-				if inside != within(f, l) {
-					t.Errorf("fix at %s: inside the zone %v, inside the label %v", f.Time, inside, within(f, l))
+				d := geo.Distance(z.Center, fixPoint(f))
+				if within(f, l) && d >= z.RadiusM {
+					t.Errorf("fix at %s inside the label is %.0f m from the centre, outside the zone", f.Time, d)
+				}
+				if !within(f, l) && d < z.RadiusM-th.MarginM {
+					t.Errorf("fix at %s outside the label is %.0f m inside the edge", f.Time, z.RadiusM-d)
 				}
 			}
 		}},

@@ -113,7 +113,7 @@ func TestQualityReducedSuite(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	report, err := playQuality(ctx, target, simulator.SuiteOptions{
-		Paths: []string{geolife}, Kinds: kinds, MaxTracks: 3, InjectPerKind: 1,
+		Paths: []string{geolife}, Kinds: kinds, MaxTracks: 3, InjectPerKind: 1, LiveLead: 5 * time.Second,
 	}, 10*time.Second, 16, logger, adjust)
 	if err != nil {
 		t.Fatal(err)
