@@ -92,7 +92,10 @@ type HTTP struct {
 type Upstream struct {
 	// URL is tcp://, ssl://, ws:// or wss://; empty keeps messages in the
 	// outbox until an upstream is configured.
-	URL         string `yaml:"url"`
+	URL string `yaml:"url"`
+	// ClientID is the forwarder's MQTT client id; empty means
+	// "hwtrack-fwd-" plus the host name, so two servers sharing one
+	// regulator broker do not take each other's session over.
 	ClientID    string `yaml:"client_id"`
 	Username    string `yaml:"username"`
 	Password    string `yaml:"password"`
@@ -171,7 +174,6 @@ func Default() Config {
 		},
 		HTTP: HTTP{Addr: ":8080"},
 		Upstream: Upstream{
-			ClientID:    "hwtrack",
 			TopicPrefix: "hwt/regulator/v1",
 			MaxInflight: 64,
 		},

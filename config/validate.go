@@ -3,6 +3,7 @@ package config
 import (
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -46,17 +47,14 @@ func validate(cfg *Config, problems *Error) {
 		switch {
 		case err != nil:
 			problems.add("upstream.url: %v", err)
-		case u.Scheme != "tcp" && u.Scheme != "ssl" && u.Scheme != "tls" && u.Scheme != "ws" && u.Scheme != "wss" && u.Scheme != "mqtt" && u.Scheme != "mqtts":
-			problems.add("upstream.url: scheme %q is not one of tcp, ssl, ws, wss", u.Scheme)
+		case !slices.Contains([]string{"tcp", "mqtt", "ssl", "tls", "mqtts", "tcps", "ws", "wss"}, u.Scheme):
+			problems.add("upstream.url: scheme %q is not one of tcp, mqtt, ssl, tls, mqtts, tcps, ws, wss", u.Scheme)
 		case u.Host == "":
 			problems.add("upstream.url: missing host:port, e.g. tcp://regulator.example:1883")
 		}
 	}
 	if cfg.Upstream.TopicPrefix == "" {
 		problems.add("upstream.topic_prefix: must not be empty")
-	}
-	if cfg.Upstream.ClientID == "" {
-		problems.add("upstream.client_id: must not be empty")
 	}
 	checkRange("upstream.max_inflight", cfg.Upstream.MaxInflight, 1, 65535, problems)
 

@@ -51,9 +51,24 @@ func (s *Server) bookings(t *model.Trip) []model.Booking {
 	return out
 }
 
+// tripWithBookings returns trip listing only the bookings that were found,
+// so one missing booking record does not hold back the whole message.
+func tripWithBookings(trip *model.Trip, found []model.Booking) *model.Trip {
+	if trip == nil || len(found) == len(trip.Bookings) {
+		return trip
+	}
+	t := *trip
+	t.Bookings = make([]string, len(found))
+	for i, b := range found {
+		t.Bookings[i] = b.ID
+	}
+	return &t
+}
+
 // forwardTrip queues a trip lifecycle record for the regulator.
 func (s *Server) forwardTrip(event string, t model.Trip, at time.Time) error {
-	msg, err := forwarder.TripMessage(event, t, s.registry.vehicle(t.Terminal), s.bookings(&t), at)
+	bookings := s.bookings(&t)
+	msg, err := forwarder.TripMessage(event, *tripWithBookings(&t, bookings), s.registry.vehicle(t.Terminal), bookings, at)
 	if err != nil {
 		return fmt.Errorf("build %s record of trip %s: %w", event, t.ID, err)
 	}
@@ -86,7 +101,8 @@ func (d *deviationSink) HandleDeviations(terminal string, ds []model.Deviation) 
 		if err != nil {
 			s.log.Warn("track excerpt not loaded", "vehicle_id", terminal, "err", err)
 		}
-		msg, err := forwarder.DeviationMessage(dev, s.registry.vehicle(terminal), trip, s.bookings(trip), excerpt)
+		bookings := s.bookings(trip)
+		msg, err := forwarder.DeviationMessage(dev, s.registry.vehicle(terminal), tripWithBookings(trip, bookings), bookings, excerpt)
 		if err == nil {
 			err = s.forwarder.Enqueue(msg)
 		}

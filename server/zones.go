@@ -3,10 +3,10 @@ package server
 import (
 	"encoding/json"
 	"errors"
-	"io/fs"
-	"slices"
 	"fmt"
+	"io/fs"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/hwtrack/hwtrack/config"
