@@ -73,6 +73,9 @@ type Options struct {
 	SessionExpiry  time.Duration
 	MessageExpiry  time.Duration
 	MaxClients     int
+	// ConnectTimeout is how long a new connection may take to send its
+	// CONNECT packet before it is closed; 0 means 10 s.
+	ConnectTimeout time.Duration
 
 	// ConnectRate is the sustained number of CONNECT packets per second
 	// the broker processes, and ConnectBurst the bucket size; a CONNECT
@@ -125,7 +128,7 @@ func New(opts Options) (*Broker, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	mochiLog := log.With("component", "mochi")
+	mochiLog := slog.New(newMochiLogHandler(log.Handler())).With("component", "mochi")
 	log = log.With("component", "broker")
 
 	caps := mqtt.NewDefaultServerCapabilities()
@@ -175,6 +178,7 @@ func New(opts Options) (*Broker, error) {
 		}
 	}
 	b.addr = ln.Addr()
+	ln = newResilientListener(ln, opts.ConnectTimeout, log, b.metrics.acceptErrors.Inc)
 	if err := b.server.AddListener(listeners.NewNet("tcp", ln)); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("add MQTT listener: %w", err)
@@ -186,6 +190,15 @@ func New(opts Options) (*Broker, error) {
 		}
 	}
 	if opts.WebSocketAddr != "" {
+		// mochi binds the WebSocket listener in the background and only
+		// logs a failure, so check the address first: a server that
+		// cannot listen where it was told must not report itself started.
+		probe, err := net.Listen("tcp", opts.WebSocketAddr)
+		if err != nil {
+			b.server.Close()
+			return nil, fmt.Errorf("listen for MQTT over WebSocket on %s: %w", opts.WebSocketAddr, err)
+		}
+		probe.Close()
 		ws := listeners.NewWebsocket(listeners.Config{ID: "ws", Address: opts.WebSocketAddr})
 		if err := b.server.AddListener(ws); err != nil {
 			b.server.Close()
@@ -218,6 +231,7 @@ func (b *Broker) addTLSListener(opts Options) error {
 	}
 	b.requireClientCert = cfg.ClientAuth == tls.RequireAndVerifyClientCert
 	b.tlsAddr = ln.Addr()
+	ln = newResilientListener(ln, opts.ConnectTimeout, b.log, b.metrics.acceptErrors.Inc)
 	if err := b.server.AddListener(listeners.NewNet(tlsListenerID, tls.NewListener(ln, cfg))); err != nil {
 		ln.Close()
 		return fmt.Errorf("add MQTT TLS listener: %w", err)

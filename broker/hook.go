@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -36,6 +37,9 @@ func (h *hook) Provides(b byte) bool {
 		mqtt.OnPublish,
 		mqtt.OnSessionEstablished,
 		mqtt.OnDisconnect,
+		mqtt.OnPacketRead,
+		mqtt.OnWill,
+		mqtt.OnWillSent,
 	}, []byte{b})
 }
 
@@ -198,4 +202,54 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		pk.FixedHeader.Retain = false
 	}
 	return pk, nil
+}
+
+// errReservedTopic ends a connection that publishes to a topic starting
+// with '$'. mochi drops such a publish without a PUBACK or a disconnect, so
+// a QoS 1 client would wait for the acknowledgement forever.
+var errReservedTopic = fmt.Errorf("%w: publishing to a topic starting with '$' is not allowed", packets.ErrRejectPacket)
+
+// OnPacketRead rejects publishes to '$' topics; mochi ends the connection
+// on a rejected packet, which the client notices at once.
+func (h *hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if pk.FixedHeader.Type == packets.Publish && strings.HasPrefix(pk.TopicName, "$") && !cl.Net.Inline {
+		h.broker.metrics.aclDenials.Inc()
+		h.log.Debug("MQTT publish to a reserved topic; closing the connection", "client_id", cl.ID, "vehicle_id", string(cl.Properties.Username), "topic", pk.TopicName)
+		return pk, errReservedTopic
+	}
+	return pk, nil
+}
+
+// OnWill drops a last will whose topic lies outside the vehicle's own
+// prefix: mochi publishes wills without an ACL check, so a unit could
+// otherwise speak on another vehicle's topics when it disconnects.
+func (h *hook) OnWill(cl *mqtt.Client, will mqtt.Will) (mqtt.Will, error) {
+	terminal := string(cl.Properties.Username)
+	if will.TopicName == "" || Allowed(terminal, will.TopicName) {
+		return will, nil
+	}
+	h.broker.metrics.aclDenials.Inc()
+	h.log.Warn("MQTT last will dropped: topic outside the vehicle's prefix", "client_id", cl.ID, "vehicle_id", terminal, "topic", will.TopicName)
+	return mqtt.Will{}, nil
+}
+
+// OnWillSent records a last will that mochi published, like any other
+// message from the vehicle, so the raw log holds every message.
+func (h *hook) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
+	if pk.TopicName == "" {
+		return
+	}
+	msg := Message{
+		ClientID:   cl.ID,
+		Terminal:   string(cl.Properties.Username),
+		Topic:      pk.TopicName,
+		QoS:        pk.FixedHeader.Qos,
+		Retain:     pk.FixedHeader.Retain,
+		Payload:    pk.Payload,
+		ReceivedAt: time.Now(),
+	}
+	if err := h.handler.HandlePublish(msg); err != nil {
+		h.broker.metrics.publishFailures.Inc()
+		h.log.Warn("last will not recorded", "client_id", cl.ID, "vehicle_id", msg.Terminal, "topic", msg.Topic, "err", err)
+	}
 }

@@ -8,26 +8,28 @@ import (
 )
 
 type metrics struct {
-	connects        prometheus.Counter
-	disconnects     prometheus.Counter
-	authFailures    prometheus.Counter
-	aclDenials      prometheus.Counter
-	publishFailures prometheus.Counter
+	connects         prometheus.Counter
+	disconnects      prometheus.Counter
+	authFailures     prometheus.Counter
+	aclDenials       prometheus.Counter
+	publishFailures  prometheus.Counter
 	connectsRejected *prometheus.CounterVec
-	takeovers       prometheus.Counter
-	bans            prometheus.Counter
+	takeovers        prometheus.Counter
+	bans             prometheus.Counter
+	acceptErrors     prometheus.Counter
 }
 
 func newMetrics() *metrics {
 	return &metrics{
-		connects:        prometheus.NewCounter(prometheus.CounterOpts{Name: "hwtrack_mqtt_connects_total", Help: "MQTT sessions established."}),
-		disconnects:     prometheus.NewCounter(prometheus.CounterOpts{Name: "hwtrack_mqtt_disconnects_total", Help: "MQTT client disconnections."}),
-		authFailures:    prometheus.NewCounter(prometheus.CounterOpts{Name: "hwtrack_mqtt_auth_failures_total", Help: "MQTT connections rejected for bad credentials."}),
-		aclDenials:      prometheus.NewCounter(prometheus.CounterOpts{Name: "hwtrack_mqtt_acl_denials_total", Help: "Publishes or subscriptions refused because the topic is outside the vehicle's prefix."}),
-		publishFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "hwtrack_mqtt_publish_unrecorded_total", Help: "Publishes whose acknowledgement was withheld because they could not be recorded."}),
+		connects:         prometheus.NewCounter(prometheus.CounterOpts{Name: "hwtrack_mqtt_connects_total", Help: "MQTT sessions established."}),
+		acceptErrors:     prometheus.NewCounter(prometheus.CounterOpts{Name: "hwtrack_mqtt_accept_errors_total", Help: "Failed accepts on the MQTT listeners, such as running out of file descriptors; the listener retries."}),
+		disconnects:      prometheus.NewCounter(prometheus.CounterOpts{Name: "hwtrack_mqtt_disconnects_total", Help: "MQTT client disconnections."}),
+		authFailures:     prometheus.NewCounter(prometheus.CounterOpts{Name: "hwtrack_mqtt_auth_failures_total", Help: "MQTT connections rejected for bad credentials."}),
+		aclDenials:       prometheus.NewCounter(prometheus.CounterOpts{Name: "hwtrack_mqtt_acl_denials_total", Help: "Publishes or subscriptions refused because the topic is outside the vehicle's prefix."}),
+		publishFailures:  prometheus.NewCounter(prometheus.CounterOpts{Name: "hwtrack_mqtt_publish_unrecorded_total", Help: "Publishes whose acknowledgement was withheld because they could not be recorded."}),
 		connectsRejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hwtrack_mqtt_connects_rejected_total", Help: "CONNECT packets rejected before authentication or for a client id in use, by reason (rate, banned, client_id_in_use)."}, []string{"reason"}),
-		takeovers:       prometheus.NewCounter(prometheus.CounterOpts{Name: "hwtrack_mqtt_takeovers_total", Help: "Live sessions replaced by a new connection with the same client id."}),
-		bans:            prometheus.NewCounter(prometheus.CounterOpts{Name: "hwtrack_mqtt_terminal_bans_total", Help: "Terminals banned because their client id kept being taken over; alert on any increase."}),
+		takeovers:        prometheus.NewCounter(prometheus.CounterOpts{Name: "hwtrack_mqtt_takeovers_total", Help: "Live sessions replaced by a new connection with the same client id."}),
+		bans:             prometheus.NewCounter(prometheus.CounterOpts{Name: "hwtrack_mqtt_terminal_bans_total", Help: "Terminals banned because their client id kept being taken over; alert on any increase."}),
 	}
 }
 
@@ -40,5 +42,5 @@ func (b *Broker) Collectors() []prometheus.Collector {
 	banned := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hwtrack_mqtt_terminals_banned", Help: "Terminals banned now for sharing a client id."},
 		func() float64 { return float64(b.guard.bannedCount(time.Now())) })
 	return []prometheus.Collector{m.connects, m.disconnects, m.authFailures, m.aclDenials, m.publishFailures,
-		m.connectsRejected, m.takeovers, m.bans, clients, banned}
+		m.connectsRejected, m.takeovers, m.bans, m.acceptErrors, clients, banned}
 }
