@@ -125,6 +125,23 @@ type Rules struct {
 	MarginM     float64  `yaml:"margin_m"`
 	MinFixes    int      `yaml:"min_fixes"`
 	Persistence Duration `yaml:"persistence"`
+
+	// DefaultLimitKmh and ExpresswayLimitKmh are the dangerous-goods speed
+	// limits used where no zone sets one.
+	DefaultLimitKmh    float64 `yaml:"default_limit_kmh"`
+	ExpresswayLimitKmh float64 `yaml:"expressway_limit_kmh"`
+	// OverspeedMinDuration is how long speeding must last to open an
+	// episode.
+	OverspeedMinDuration Duration `yaml:"overspeed_min_duration"`
+	// MaxImpliedKmh is the speed between two fixes beyond which the later
+	// fix is taken for a GNSS jump.
+	MaxImpliedKmh float64 `yaml:"max_implied_kmh"`
+	// LongStop is how long a vehicle on a trip may stand outside any site.
+	LongStop Duration `yaml:"long_stop"`
+	// SignalLoss is the gap in fix times that counts as lost signal.
+	SignalLoss Duration `yaml:"signal_loss"`
+	// TripOvertimeGrace is how long past its planned end a trip may run.
+	TripOvertimeGrace Duration `yaml:"trip_overtime_grace"`
 }
 
 // Console configures the regulator console's map and session cookies.
@@ -191,6 +208,14 @@ func Default() Config {
 			MarginM:     20,
 			MinFixes:    2,
 			Persistence: Duration(30 * time.Second),
+
+			DefaultLimitKmh:      60,
+			ExpresswayLimitKmh:   80,
+			OverspeedMinDuration: Duration(10 * time.Second),
+			MaxImpliedKmh:        150,
+			LongStop:             Duration(10 * time.Minute),
+			SignalLoss:           Duration(5 * time.Minute),
+			TripOvertimeGrace:    Duration(15 * time.Minute),
 		},
 		Console: Console{
 			TileCRS:         "wgs84",

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/hwtrack/hwtrack/deviation"
+
 	"errors"
 	"os"
 	"path/filepath"
@@ -176,5 +178,30 @@ func TestConsoleSettings(t *testing.T) {
 	}
 	if got := TileHost(cfg.Console.TileURL); got != "https://*.tiles.example" {
 		t.Errorf("TileHost = %q, want https://*.tiles.example", got)
+	}
+}
+
+func TestRuleDefaultsMatchEngine(t *testing.T) {
+	r := Default().Rules
+	e := deviation.DefaultConfig()
+	cases := []struct {
+		key       string
+		got, want any
+	}{
+		{"margin_m", r.MarginM, e.MarginM},
+		{"min_fixes", r.MinFixes, e.MinFixes},
+		{"persistence", r.Persistence.Std(), e.Persistence},
+		{"default_limit_kmh", r.DefaultLimitKmh, e.DefaultLimitKmh},
+		{"expressway_limit_kmh", r.ExpresswayLimitKmh, e.ExpresswayLimitKmh},
+		{"overspeed_min_duration", r.OverspeedMinDuration.Std(), e.OverspeedMinDuration},
+		{"max_implied_kmh", r.MaxImpliedKmh, e.MaxImpliedKmh},
+		{"long_stop", r.LongStop.Std(), e.LongStop},
+		{"signal_loss", r.SignalLoss.Std(), e.SignalLoss},
+		{"trip_overtime_grace", r.TripOvertimeGrace.Std(), e.TripOvertimeGrace},
+	}
+	for _, c := range cases {
+		if c.got != c.want {
+			t.Errorf("rules.%s default %v differs from the engine's %v", c.key, c.got, c.want)
+		}
 	}
 }

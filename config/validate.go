@@ -71,6 +71,19 @@ func validate(cfg *Config, problems *Error) {
 	}
 	checkRange("rules.min_fixes", cfg.Rules.MinFixes, 1, 100, problems)
 	checkDuration("rules.persistence", cfg.Rules.Persistence, 0, time.Hour, problems)
+	if cfg.Rules.DefaultLimitKmh < 10 || cfg.Rules.DefaultLimitKmh > 200 {
+		problems.add("rules.default_limit_kmh: %g is outside 10..200 km/h", cfg.Rules.DefaultLimitKmh)
+	}
+	if cfg.Rules.ExpresswayLimitKmh < 10 || cfg.Rules.ExpresswayLimitKmh > 200 {
+		problems.add("rules.expressway_limit_kmh: %g is outside 10..200 km/h", cfg.Rules.ExpresswayLimitKmh)
+	}
+	if cfg.Rules.MaxImpliedKmh < 50 || cfg.Rules.MaxImpliedKmh > 1000 {
+		problems.add("rules.max_implied_kmh: %g is outside 50..1000 km/h", cfg.Rules.MaxImpliedKmh)
+	}
+	checkDuration("rules.overspeed_min_duration", cfg.Rules.OverspeedMinDuration, 0, time.Hour, problems)
+	checkDuration("rules.long_stop", cfg.Rules.LongStop, time.Minute, day, problems)
+	checkDuration("rules.signal_loss", cfg.Rules.SignalLoss, 30*time.Second, day, problems)
+	checkDuration("rules.trip_overtime_grace", cfg.Rules.TripOvertimeGrace, 0, day, problems)
 
 	checkConsole(cfg.Console, problems)
 

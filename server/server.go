@@ -133,6 +133,13 @@ func Start(opts Options) (_ *Server, err error) {
 	engineCfg.MarginM = cfg.Rules.MarginM
 	engineCfg.MinFixes = cfg.Rules.MinFixes
 	engineCfg.Persistence = cfg.Rules.Persistence.Std()
+	engineCfg.DefaultLimitKmh = cfg.Rules.DefaultLimitKmh
+	engineCfg.ExpresswayLimitKmh = cfg.Rules.ExpresswayLimitKmh
+	engineCfg.OverspeedMinDuration = cfg.Rules.OverspeedMinDuration.Std()
+	engineCfg.MaxImpliedKmh = cfg.Rules.MaxImpliedKmh
+	engineCfg.LongStop = cfg.Rules.LongStop.Std()
+	engineCfg.SignalLoss = cfg.Rules.SignalLoss.Std()
+	engineCfg.TripOvertimeGrace = cfg.Rules.TripOvertimeGrace.Std()
 	s.engine = deviation.New(engineCfg, log)
 
 	if err := s.loadZoneFiles(cfg.ZoneFiles); err != nil {
