@@ -71,7 +71,10 @@ type MQTT struct {
 	ConnectBurst int     `yaml:"connect_burst"`
 	// FlapTakeovers live takeovers of one terminal's client id within
 	// FlapWindow ban the terminal for FlapBan, because two units sharing an
-	// id would interleave their tracks.
+	// id would interleave their tracks. Two units take each other over
+	// every few seconds, so 4 a minute catches them while one unit on a
+	// poor link, whose half-open connection is taken over by its own
+	// reconnect now and then, is left alone.
 	FlapTakeovers int      `yaml:"flap_takeovers"`
 	FlapWindow    Duration `yaml:"flap_window"`
 	FlapBan       Duration `yaml:"flap_ban"`
@@ -185,7 +188,7 @@ func Default() Config {
 			TLSAddr:        ":8883",
 			ConnectRate:    500,
 			ConnectBurst:   1000,
-			FlapTakeovers:  2,
+			FlapTakeovers:  4,
 			FlapWindow:     Duration(time.Minute),
 			FlapBan:        Duration(10 * time.Minute),
 		},
