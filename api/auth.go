@@ -36,7 +36,7 @@ var (
 )
 
 // principal is the caller of an authenticated request. session is nil for
-// a bearer token, which acts as an admin.
+// a bearer token, which acts with the role its scope grants.
 type principal struct {
 	user    string
 	role    model.Role
@@ -66,12 +66,13 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 				writeError(w, &apiError{Status: http.StatusUnauthorized, Code: codeUnauthorized, Message: "missing bearer token; send the header Authorization: Bearer TOKEN"})
 				return
 			}
-			if !s.tokenValid(token) {
+			role, valid := s.tokenScope(token)
+			if !valid {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="hwtrack", error="invalid_token"`)
 				writeError(w, &apiError{Status: http.StatusUnauthorized, Code: codeUnauthorized, Message: "invalid bearer token"})
 				return
 			}
-			p := &principal{user: tokenUser, role: model.RoleAdmin}
+			p := &principal{user: tokenUser, role: role}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 			return
 		}
@@ -182,4 +183,13 @@ func firstNonEmpty(values ...string) string {
 		}
 	}
 	return ""
+}
+
+// tokenScope returns the role a bearer token grants: the token's scope
+// when Options.TokenRole is set, else admin for any valid token.
+func (s *server) tokenScope(token string) (model.Role, bool) {
+	if s.tokenRole != nil {
+		return s.tokenRole(token)
+	}
+	return model.RoleAdmin, s.tokenValid(token)
 }

@@ -205,3 +205,25 @@ func TestRuleDefaultsMatchEngine(t *testing.T) {
 		}
 	}
 }
+
+func TestAPITokenScopes(t *testing.T) {
+	cases := []struct {
+		entry, scope, token string
+	}{
+		{"regulator:abcdefghijklmnopqrstuvwxyz01", "regulator", "abcdefghijklmnopqrstuvwxyz01"},
+		{"abcdefghijklmnopqrstuvwxyz01", "admin", "abcdefghijklmnopqrstuvwxyz01"},
+		{"Ab-9:abcdefghijklmnopqrstuvwxyz01", "admin", "Ab-9:abcdefghijklmnopqrstuvwxyz01"},
+	}
+	for _, c := range cases {
+		scope, token := SplitAPIToken(c.entry)
+		if scope != c.scope || token != c.token {
+			t.Errorf("SplitAPIToken(%q) = %q, %q; want %q, %q", c.entry, scope, token, c.scope, c.token)
+		}
+	}
+
+	bad := "operator:abcdefghijklmnopqrstuvwxyz01"
+	_, err := Load("", nil, Flags{APIToken: &bad})
+	if err == nil || !strings.Contains(err.Error(), `unknown scope "operator"`) {
+		t.Errorf("Load with scope operator: err = %v, want an unknown scope error", err)
+	}
+}

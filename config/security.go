@@ -44,7 +44,8 @@ func IsSampleSecret(s string) bool {
 // covered without a list to maintain.
 func checkSampleSecrets(cfg *Config, problems *Error) {
 	walkStrings(reflect.ValueOf(cfg).Elem(), "", func(key, value string) {
-		if IsSampleSecret(value) {
+		_, token := SplitAPIToken(value)
+		if IsSampleSecret(value) || IsSampleSecret(token) {
 			problems.add("%s: holds a published sample secret, accepted only with --demo; set a secret of your own", key)
 		}
 	})

@@ -5,8 +5,24 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
+
+// APITokenScopes are the scopes an API token may grant; they are the
+// console roles, with the same permissions.
+var APITokenScopes = []string{"admin", "dispatcher", "regulator"}
+
+// SplitAPIToken splits an http.api_tokens entry "SCOPE:TOKEN" into its
+// scope and token; SCOPE is lower-case letters. An entry without such a
+// prefix is an admin token.
+func SplitAPIToken(entry string) (scope, token string) {
+	s, t, ok := strings.Cut(entry, ":")
+	if !ok || s == "" || strings.Trim(s, "abcdefghijklmnopqrstuvwxyz") != "" {
+		return "admin", entry
+	}
+	return s, t
+}
 
 // MinAPITokenLength is the shortest API token accepted, so a token cannot be
 // guessed by trying.
@@ -36,7 +52,11 @@ func validate(cfg *Config, problems *Error) {
 	validateMQTTGuard(cfg.MQTT, problems)
 	validateTLS(cfg, problems)
 
-	for i, token := range cfg.HTTP.APITokens {
+	for i, entry := range cfg.HTTP.APITokens {
+		scope, token := SplitAPIToken(entry)
+		if !slices.Contains(APITokenScopes, scope) {
+			problems.add("http.api_tokens[%d]: unknown scope %q; use admin, dispatcher or regulator before a colon", i, scope)
+		}
 		if len(token) < MinAPITokenLength {
 			problems.add("http.api_tokens[%d]: too short (%d characters); use at least %d random characters", i, len(token), MinAPITokenLength)
 		}

@@ -84,3 +84,28 @@ func TestAdminTokenShownOnce(t *testing.T) {
 		t.Error("plain admin token written to disk")
 	}
 }
+
+func TestTokenScopes(t *testing.T) {
+	h, _ := NewHasher(bytes.Repeat([]byte{9}, 32))
+	adminHash := h.Hash("admin-token-0123456789abcdefghij")
+	tokens := NewScopedTokens(h, []ScopedToken{
+		{Scope: "regulator", Token: "regulator-token-0123456789abcdef"},
+		{Scope: "dispatcher", Token: "dispatcher-token-0123456789abcde"},
+	}, adminHash)
+	cases := []struct {
+		token, scope string
+		ok           bool
+	}{
+		{"regulator-token-0123456789abcdef", "regulator", true},
+		{"dispatcher-token-0123456789abcde", "dispatcher", true},
+		{"admin-token-0123456789abcdefghij", AdminScope, true},
+		{"unknown-token-0123456789abcdefgh", "", false},
+		{"", "", false},
+	}
+	for _, c := range cases {
+		scope, ok := tokens.Scope(c.token)
+		if scope != c.scope || ok != c.ok {
+			t.Errorf("Scope(%q) = %q, %v; want %q, %v", c.token, scope, ok, c.scope, c.ok)
+		}
+	}
+}

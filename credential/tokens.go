@@ -17,17 +17,62 @@ const adminTokenFile = "admin-token.hmac"
 type Tokens struct {
 	hasher *Hasher
 	hashes [][]byte
+	// scopes[i] is the scope of hashes[i], such as "admin" or "regulator".
+	scopes []string
 }
+
+// ScopedToken is a plain token and the scope it grants.
+type ScopedToken struct {
+	Scope string
+	Token string
+}
+
+// AdminScope is the scope of unscoped tokens and of the admin token.
+const AdminScope = "admin"
 
 // NewTokens accepts the given plain tokens (from configuration) and any
 // extra hashes (the stored admin token).
 func NewTokens(h *Hasher, plain []string, hashes ...[]byte) *Tokens {
-	t := &Tokens{hasher: h}
-	for _, p := range plain {
-		t.hashes = append(t.hashes, h.Hash(p))
+	scoped := make([]ScopedToken, len(plain))
+	for i, p := range plain {
+		scoped[i] = ScopedToken{Scope: AdminScope, Token: p}
 	}
-	t.hashes = append(t.hashes, hashes...)
+	return NewScopedTokens(h, scoped, hashes...)
+}
+
+// NewScopedTokens accepts tokens that each grant their own scope, plus
+// hashes of admin tokens.
+func NewScopedTokens(h *Hasher, scoped []ScopedToken, adminHashes ...[]byte) *Tokens {
+	t := &Tokens{hasher: h}
+	for _, st := range scoped {
+		t.hashes = append(t.hashes, h.Hash(st.Token))
+		t.scopes = append(t.scopes, st.Scope)
+	}
+	for _, hash := range adminHashes {
+		t.hashes = append(t.hashes, hash)
+		t.scopes = append(t.scopes, AdminScope)
+	}
 	return t
+}
+
+// Scope returns the scope token grants, and false when no token matches.
+// Every stored hash is compared, so the time taken does not reveal which
+// one matched.
+func (t *Tokens) Scope(token string) (string, bool) {
+	if token == "" {
+		return "", false
+	}
+	got := t.hasher.Hash(token)
+	found := -1
+	for i, want := range t.hashes {
+		if subtle.ConstantTimeCompare(got, want) == 1 {
+			found = i
+		}
+	}
+	if found < 0 {
+		return "", false
+	}
+	return t.scopes[found], true
 }
 
 // Valid reports whether token matches any accepted token. Every stored

@@ -27,6 +27,7 @@ import (
 	"github.com/hwtrack/hwtrack/deviation"
 	"github.com/hwtrack/hwtrack/forwarder"
 	"github.com/hwtrack/hwtrack/ingest"
+	"github.com/hwtrack/hwtrack/model"
 	"github.com/hwtrack/hwtrack/storage"
 )
 
@@ -109,7 +110,12 @@ func Start(opts Options) (_ *Server, err error) {
 			return nil, err
 		}
 	}
-	s.tokens = credential.NewTokens(s.hasher, cfg.HTTP.APITokens, adminHash)
+	scoped := make([]credential.ScopedToken, len(cfg.HTTP.APITokens))
+	for i, entry := range cfg.HTTP.APITokens {
+		scope, token := config.SplitAPIToken(entry)
+		scoped[i] = credential.ScopedToken{Scope: scope, Token: token}
+	}
+	s.tokens = credential.NewScopedTokens(s.hasher, scoped, adminHash)
 
 	s.store, err = storage.Open(storage.Options{
 		Dir:                filepath.Join(cfg.DataDir, "store"),
@@ -291,7 +297,7 @@ func (s *Server) startHTTP(ln net.Listener) error {
 	handler := api.New(api.Options{
 		Store:      storeAdapter{s.store},
 		Hooks:      &apiHooks{s: s},
-		Authorize:  s.tokens.Valid,
+		TokenRole:  s.tokenRole,
 		HashSecret: s.hasher.Hash,
 		ParseZone:  parseZone,
 		Online:     s.broker.Online,
@@ -409,4 +415,14 @@ func (s *Server) Close() error {
 		s.log.Info("hwtrack stopped", "err", s.closeErr)
 	})
 	return s.closeErr
+}
+
+// tokenRole returns the console role an API token's scope grants.
+func (s *Server) tokenRole(token string) (model.Role, bool) {
+	scope, ok := s.tokens.Scope(token)
+	if !ok {
+		return model.RoleUnknown, false
+	}
+	role, ok := model.ParseRole(scope)
+	return role, ok
 }
