@@ -71,6 +71,12 @@ type Config struct {
 	LongStop    time.Duration
 	StopRadiusM float64
 
+	// SiteDwell is how long, in fix time, a vehicle on an active trip must
+	// stay inside a site zone, beyond the hysteresis margin, before it has
+	// arrived there. Departure needs the usual hysteresis outside the zone.
+	// Default 60 s.
+	SiteDwell time.Duration
+
 	// SignalLoss is the shortest gap in fix time, during an active trip,
 	// that counts as signal loss. A longer reporting interval raises it to
 	// three intervals. Default 5 minutes.
@@ -122,6 +128,7 @@ func DefaultConfig() Config {
 		OverspeedEndHold:      10 * time.Second,
 		LongStop:              10 * time.Minute,
 		StopRadiusM:           50,
+		SiteDwell:             60 * time.Second,
 		SignalLoss:            5 * time.Minute,
 		SignalLossIgnitionOff: 35 * time.Minute,
 		TripOvertimeGrace:     15 * time.Minute,
@@ -170,6 +177,7 @@ func (c Config) withDefaults() Config {
 
 	setDuration(&c.LongStop, d.LongStop)
 	setFloat(&c.StopRadiusM, d.StopRadiusM)
+	setDuration(&c.SiteDwell, d.SiteDwell)
 	setDuration(&c.SignalLoss, d.SignalLoss)
 	setDuration(&c.SignalLossIgnitionOff, d.SignalLossIgnitionOff)
 	setDuration(&c.TripOvertimeGrace, d.TripOvertimeGrace)

@@ -19,6 +19,16 @@
 //   - trip_overtime: an active trip past its planned end plus a grace.
 //   - device_alarm: the JT/T 808 alarm word decoded bit by bit.
 //
+// # Site arrival and departure
+//
+// Sites raise no deviations. A vehicle on an active trip has arrived at a
+// zone of kind site once it has stayed inside it for Config.SiteDwell of
+// fix time, with MinFixes fixes deeper than the margin. Driving through
+// does not count. It has departed once the usual hysteresis confirms it
+// outside. The engine queues these events with the vehicle's saved state
+// until the caller collects them with DrainTripEvents, after it has
+// stored the fixes. They run on the live lane only.
+//
 // Config documents every threshold and its default.
 //
 // # Fix quality

@@ -116,7 +116,7 @@ func New(cfg Config, logger *slog.Logger) *Engine {
 	e := &Engine{
 		cfg:       cfg.withDefaults(),
 		logger:    logger.With("component", "deviation"),
-		rules:     []rule{restrictedZoneRule{}, routeRule{}, overspeedRule{}, longStopRule{}, tripOvertimeRule{}, deviceAlarmRule{}},
+		rules:     []rule{restrictedZoneRule{}, routeRule{}, overspeedRule{}, longStopRule{}, tripOvertimeRule{}, deviceAlarmRule{}, siteRule{}},
 		lateRules: []rule{restrictedZoneRule{}, routeRule{}, overspeedRule{}},
 		vehicles:  make(map[string]*vehicle),
 	}

@@ -24,6 +24,7 @@ type ruleState struct {
 	Signal    signalState         `json:"signal"`
 	Overtime  map[string]*episode `json:"overtime,omitempty"` // by trip ID
 	Alarm     alarmState          `json:"alarm"`
+	Site      siteState           `json:"site,omitzero"`
 }
 
 // vehicleState is the restart image of one vehicle. The trip is not part

@@ -43,6 +43,8 @@ const (
 	TripEventDispatched = "dispatched"
 	TripEventArrived    = "arrived"
 	TripEventCompleted  = "completed"
+	// TripEventDeparted is a vehicle leaving a site it had arrived at.
+	TripEventDeparted = "departed"
 )
 
 // DeviationPayload is the JSON body of a {prefix}/deviations/{terminal}
@@ -101,8 +103,9 @@ type DeviationPayload struct {
 // TripEventPayload is the JSON body of a {prefix}/trips/{trip} message.
 //
 //   - id: the message id, "{trip}:{event}" for dispatched and completed,
-//     "{trip}:arrived:{unix ms of at}" for arrivals, which repeat per site.
-//   - event: "dispatched", "arrived" or "completed".
+//     "{trip}:{event}:{unix ms of at}" for arrivals and departures, which
+//     repeat per site.
+//   - event: "dispatched", "arrived", "departed" or "completed".
 //   - trip, plate, terminal, bookings: as in DeviationPayload.
 //   - at: when the event happened.
 //   - sent_at: when hwtrack built the message.
@@ -271,17 +274,17 @@ func DeviationMessage(d model.Deviation, v model.Vehicle, trip *model.Trip, book
 
 // TripMessage builds the message for one trip lifecycle event on
 // {prefix}/trips/{trip}, keyed by the trip's terminal. event is one of
-// TripEventDispatched, TripEventArrived or TripEventCompleted; at is when the
-// event happened. Arrival repeats once per site, so its id also carries at
-// in Unix milliseconds: rebuilding the same arrival from the same fix gives
-// the same id. bookings must hold exactly the bookings the trip lists.
+// TripEventDispatched, TripEventArrived, TripEventDeparted or
+// TripEventCompleted; at is when the event happened. Arrival and departure
+// repeat once per site, so their ids also carry at in Unix milliseconds:
+// rebuilding the same event from the same fix gives the same id. bookings must hold exactly the bookings the trip lists.
 // It returns a *model.ValidationError naming every invalid field.
 func TripMessage(event string, trip model.Trip, v model.Vehicle, bookings []model.Booking, at time.Time) (Message, error) {
 	var verr model.ValidationError
 	switch event {
-	case TripEventDispatched, TripEventArrived, TripEventCompleted:
+	case TripEventDispatched, TripEventArrived, TripEventDeparted, TripEventCompleted:
 	default:
-		verr.Add("event", fmt.Sprintf("%q is not dispatched, arrived or completed", event))
+		verr.Add("event", fmt.Sprintf("%q is not dispatched, arrived, departed or completed", event))
 	}
 	checkTopicLevel(&verr, "trip.id", trip.ID)
 	checkTopicLevel(&verr, "trip.terminal", trip.Terminal)
@@ -297,7 +300,7 @@ func TripMessage(event string, trip model.Trip, v model.Vehicle, bookings []mode
 	}
 
 	id := trip.ID + ":" + event
-	if event == TripEventArrived {
+	if event == TripEventArrived || event == TripEventDeparted {
 		id += ":" + strconv.FormatInt(at.UnixMilli(), 10)
 	}
 	now := time.Now()

@@ -246,6 +246,7 @@ func TestTripMessage(t *testing.T) {
 	}{
 		{TripEventDispatched, "trip-42:dispatched"},
 		{TripEventArrived, "trip-42:arrived:1796350205000"},
+		{TripEventDeparted, "trip-42:departed:1796350205000"},
 		{TripEventCompleted, "trip-42:completed"},
 	}
 	for _, tt := range tests {
@@ -295,7 +296,7 @@ func TestTripMessage(t *testing.T) {
 	})
 	t.Run("unknown event", func(t *testing.T) {
 		var verr *model.ValidationError
-		if _, err := TripMessage("departed", testTrip(), testVehicle, testBookings(), at); !errors.As(err, &verr) {
+		if _, err := TripMessage("unloaded", testTrip(), testVehicle, testBookings(), at); !errors.As(err, &verr) {
 			t.Errorf("error = %v, want a *model.ValidationError", err)
 		}
 	})

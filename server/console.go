@@ -100,6 +100,7 @@ type livePosition struct {
 // onFixes publishes a stored batch's last fix as a position event when it
 // is the vehicle's newest, so a late fix never moves the live marker back.
 func (s *Server) onFixes(terminal string, fixes []model.Fix) {
+	s.forwardSiteEvents(terminal)
 	if len(fixes) == 0 {
 		return
 	}

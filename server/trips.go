@@ -75,6 +75,24 @@ func (s *Server) forwardTrip(event string, t model.Trip, at time.Time) error {
 	return s.forwarder.Enqueue(msg)
 }
 
+// forwardSiteEvents queues the arrivals and departures the engine derived
+// for terminal. It runs after the fixes that raised them are stored, so a
+// crash before it leaves the events in the engine's saved state.
+func (s *Server) forwardSiteEvents(terminal string) {
+	for _, ev := range s.engine.DrainTripEvents(terminal) {
+		t, ok, err := s.store.Trip(ev.TripID)
+		if err != nil || !ok {
+			s.log.Error("trip of a site event not found", "vehicle_id", terminal, "trip_id", ev.TripID, "zone_id", ev.ZoneID, "err", err)
+			continue
+		}
+		if err := s.forwardTrip(ev.Event.String(), t, ev.At); err != nil {
+			s.log.Error("site event not queued for the regulator", "vehicle_id", terminal, "trip_id", ev.TripID, "zone_id", ev.ZoneID, "event", ev.Event.String(), "err", err)
+			continue
+		}
+		s.log.Info("trip "+ev.Event.String(), "vehicle_id", terminal, "trip_id", ev.TripID, "zone_id", ev.ZoneID, "at", ev.At)
+	}
+}
+
 // deviationSink stores deviation transitions and queues them for the
 // regulator with the trip and its bookings.
 type deviationSink struct {
