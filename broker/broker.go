@@ -115,6 +115,10 @@ type Broker struct {
 	// that reconnects at once is not counted as a takeover.
 	serverStops sync.Map // *mqtt.Client -> struct{}
 
+	// netListeners are the TCP listeners under mochi's, closed first at
+	// shutdown so no connection arrives while clients are ended.
+	netListeners []net.Listener
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -178,6 +182,7 @@ func New(opts Options) (*Broker, error) {
 		}
 	}
 	b.addr = ln.Addr()
+	b.netListeners = append(b.netListeners, ln)
 	ln = newResilientListener(ln, opts.ConnectTimeout, log, b.metrics.acceptErrors.Inc)
 	if err := b.server.AddListener(listeners.NewNet("tcp", ln)); err != nil {
 		ln.Close()
@@ -231,6 +236,7 @@ func (b *Broker) addTLSListener(opts Options) error {
 	}
 	b.requireClientCert = cfg.ClientAuth == tls.RequireAndVerifyClientCert
 	b.tlsAddr = ln.Addr()
+	b.netListeners = append(b.netListeners, ln)
 	ln = newResilientListener(ln, opts.ConnectTimeout, b.log, b.metrics.acceptErrors.Inc)
 	if err := b.server.AddListener(listeners.NewNet(tlsListenerID, tls.NewListener(ln, cfg))); err != nil {
 		ln.Close()
@@ -284,10 +290,51 @@ func (b *Broker) Publish(topic string, payload []byte) error {
 // call more than once.
 func (b *Broker) Close() error {
 	b.closeOnce.Do(func() {
+		b.quiesce()
 		b.closeErr = b.server.Close()
 		b.log.Info("MQTT broker stopped")
 	})
 	return b.closeErr
+}
+
+// errServerClosing ends client connections when the broker stops.
+var errServerClosing = errors.New("server shutting down")
+
+// quiesce stops new connections, ends every client connection and waits
+// briefly for mochi to finish removing them. mochi v2.7.9's server Close
+// takes the client map's read lock twice (Clients.GetByListener calls
+// Clients.Len), so a client removal waiting for the write lock in between
+// deadlocks the shutdown; with no removal in flight it cannot.
+func (b *Broker) quiesce() {
+	for _, ln := range b.netListeners {
+		_ = ln.Close()
+	}
+	for _, cl := range b.server.Clients.GetAll() {
+		if !cl.Net.Inline && !cl.Closed() {
+			cl.Stop(errServerClosing)
+		}
+	}
+
+	deadline := time.Now().Add(3 * time.Second)
+	last := -1
+	for time.Now().Before(deadline) {
+		n := b.server.Clients.Len()
+		if n == last && b.allClientsClosed() {
+			return
+		}
+		last = n
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.log.Warn("MQTT clients still closing at shutdown")
+}
+
+func (b *Broker) allClientsClosed() bool {
+	for _, cl := range b.server.Clients.GetAll() {
+		if !cl.Net.Inline && !cl.Closed() {
+			return false
+		}
+	}
+	return true
 }
 
 // Shutdown is Close bounded by ctx.
