@@ -230,14 +230,28 @@ func RunQuality(ctx context.Context, opts QualityOptions) (QualityReport, error)
 		return QualityReport{}, fmt.Errorf("quality: %w", err)
 	}
 	sem := make(chan struct{}, opts.Concurrency)
+	// The scenarios played in real time publish their history first and
+	// alone, so it is sent before their real-time part is due.
+	var history sync.WaitGroup
+	for _, s := range opts.Scenarios {
+		if !s.LiveFrom.IsZero() {
+			history.Add(1)
+		}
+	}
 	var wg sync.WaitGroup
 	for i, s := range opts.Scenarios {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			q := &qualityVehicle{opts: &opts, api: api, scenario: s, index: i, serial: serialBase*10 + i}
+			q.terminal = fmt.Sprintf("q%03d-%s", i, opts.RunID)
+			q.log = log.With("vehicle_id", q.terminal)
 			// A scenario played in real time spends its minutes waiting,
 			// and must start on time, so it takes no slot.
-			if s.LiveFrom.IsZero() {
+			if !s.LiveFrom.IsZero() {
+				q.historySent = sync.OnceFunc(history.Done)
+			} else {
+				history.Wait()
 				select {
 				case sem <- struct{}{}:
 				case <-ctx.Done():
@@ -246,9 +260,6 @@ func RunQuality(ctx context.Context, opts QualityOptions) (QualityReport, error)
 				}
 				defer func() { <-sem }()
 			}
-			q := &qualityVehicle{opts: &opts, api: api, scenario: s, index: i, serial: serialBase*10 + i}
-			q.terminal = fmt.Sprintf("q%03d-%s", i, opts.RunID)
-			q.log = log.With("vehicle_id", q.terminal)
 			report.Scenarios[i] = q.run(ctx)
 		}()
 	}
@@ -297,9 +308,15 @@ type qualityVehicle struct {
 	log      *slog.Logger
 	sent     publishLog
 	res      ScenarioResult
+	// historySent, set for a scenario played in real time, is called once
+	// its messages before LiveFrom are sent, or when it stops.
+	historySent func()
 }
 
 func (q *qualityVehicle) run(ctx context.Context) ScenarioResult {
+	if q.historySent != nil {
+		defer q.historySent()
+	}
 	s := q.scenario
 	devs, err := q.play(ctx)
 	if feed := q.opts.Feed; feed != nil && err == nil {
@@ -410,6 +427,9 @@ func (q *qualityVehicle) publish(ctx context.Context, password string) error {
 				return fmt.Errorf("reconnect: %w", err)
 			}
 		}
+		if q.historySent != nil && !newestFix(m.Fixes).Before(q.scenario.LiveFrom) {
+			q.historySent()
+		}
 		if err := waitUntilSent(ctx, m.Fixes); err != nil {
 			return err
 		}
@@ -424,13 +444,7 @@ func (q *qualityVehicle) publish(ctx context.Context, password string) error {
 // waitUntilSent waits until the wall clock reaches the newest fix time of
 // fixes, so no fix is published before it was taken.
 func waitUntilSent(ctx context.Context, fixes []model.Fix) error {
-	newest := time.Time{}
-	for _, f := range fixes {
-		if f.Time.After(newest) {
-			newest = f.Time
-		}
-	}
-	wait := time.Until(newest)
+	wait := time.Until(newestFix(fixes))
 	if wait <= 0 {
 		return nil
 	}
@@ -442,6 +456,16 @@ func waitUntilSent(ctx context.Context, fixes []model.Fix) error {
 	case <-timer.C:
 		return nil
 	}
+}
+
+func newestFix(fixes []model.Fix) time.Time {
+	newest := time.Time{}
+	for _, f := range fixes {
+		if f.Time.After(newest) {
+			newest = f.Time
+		}
+	}
+	return newest
 }
 
 // waitOffline polls the API until the server no longer holds a

@@ -35,8 +35,10 @@ const (
 	stopInterval       = 10 * time.Second
 	stopNoiseM         = 4.0
 	stopSpeedNoiseKmh  = 4.0
-	gapDuration        = 12 * time.Minute
-	alarmDuration      = 2 * time.Minute
+	gapDuration        = 10 * time.Minute
+	// maxLiveTail bounds the real-time end of an overtime scenario.
+	maxLiveTail   = 2 * time.Minute
+	alarmDuration = 2 * time.Minute
 	// excuseSlack widens every stretch a real track itself explains, so
 	// an injection keeps clear of it and an episode that runs on a little
 	// is still excused.
@@ -456,7 +458,7 @@ func injectStop(s *Scenario) error {
 	return nil
 }
 
-// injectGap removes 12 minutes of fixes from a stretch on which the
+// injectGap removes 10 minutes of fixes from a stretch on which the
 // vehicle moves at least 10 km/h, so the gap cannot pass for a stop.
 func injectGap(s *Scenario) error {
 	fixes := s.Fixes
@@ -495,6 +497,9 @@ func injectGap(s *Scenario) error {
 func injectOvertime(s *Scenario, th Thresholds) error {
 	first, last := s.Fixes[0].Time, s.Fixes[len(s.Fixes)-1].Time
 	tail := max(20*time.Second, 3*s.interval())
+	if tail > maxLiveTail {
+		return ErrNotInjectable // too sparse to play its end in real time
+	}
 	plannedEnd := last.Add(-th.TripOvertimeGrace - tail)
 	if plannedEnd.Sub(first) < 5*time.Minute {
 		return ErrNotInjectable
