@@ -8,6 +8,15 @@
 //     side goes through one hysteresis tracker, so a single stray fix,
 //     GNSS jitter at an edge or a parked truck never opens or closes an
 //     episode.
+//   - Leaving the jurisdiction is reported as route_deviation, because
+//     the stable kinds have none of its own. A trip is local when its
+//     planned route stays inside the union of the jurisdiction zones,
+//     sampled every 50 m. A vehicle on a local trip outside every
+//     jurisdiction zone opens an episode through the same hysteresis,
+//     with the nearest jurisdiction zone as its zone, its distance
+//     outside as peak and the texts 驶出管辖区域：{name} and "Left the
+//     jurisdiction: {name}". A trip planned to leave raises none, and
+//     neither does any trip while no jurisdiction zone exists.
 //   - overspeed: one episode per speeding stretch, with a minimum
 //     duration and an end hysteresis. The limit comes from speed_limit
 //     zones, else from the dangerous-goods defaults (80 km/h inside an

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/paulmach/orb"
+
 	"github.com/hwtrack/hwtrack/geofence"
 	"github.com/hwtrack/hwtrack/model"
 )
@@ -85,7 +87,11 @@ type trackerKey struct {
 // compiledTrip is a trip with its route compiled into a corridor.
 type compiledTrip struct {
 	trip     *model.Trip
+	route    orb.LineString
 	corridor *geofence.Corridor
+	// jurisdiction caches whether the route stays inside the jurisdiction
+	// zones of one zone index; see local.
+	jurisdiction jurisdictionCache
 }
 
 // Stats counts what Process did with the fixes it received.
@@ -116,8 +122,8 @@ func New(cfg Config, logger *slog.Logger) *Engine {
 	e := &Engine{
 		cfg:       cfg.withDefaults(),
 		logger:    logger.With("component", "deviation"),
-		rules:     []rule{restrictedZoneRule{}, routeRule{}, overspeedRule{}, longStopRule{}, tripOvertimeRule{}, deviceAlarmRule{}, siteRule{}},
-		lateRules: []rule{restrictedZoneRule{}, routeRule{}, overspeedRule{}},
+		rules:     []rule{restrictedZoneRule{}, routeRule{}, jurisdictionRule{}, overspeedRule{}, longStopRule{}, tripOvertimeRule{}, deviceAlarmRule{}, siteRule{}},
+		lateRules: []rule{restrictedZoneRule{}, routeRule{}, jurisdictionRule{}, overspeedRule{}},
 		vehicles:  make(map[string]*vehicle),
 	}
 	e.zones.Store(geofence.NewIndex(nil))
@@ -204,7 +210,7 @@ func (e *Engine) SetTrip(terminal string, trip *model.Trip, at time.Time) ([]mod
 		if err != nil {
 			return nil, fmt.Errorf("set trip %q for terminal %q: %w", trip.ID, terminal, err)
 		}
-		compiled = &compiledTrip{trip: trip, corridor: corridor}
+		compiled = &compiledTrip{trip: trip, route: route, corridor: corridor}
 	}
 
 	v := e.vehicle(terminal, compiled != nil)
@@ -238,7 +244,7 @@ func (e *Engine) SetTrip(terminal string, trip *model.Trip, at time.Time) ([]mod
 func (e *Engine) closeRouteTrackers(v *vehicle, keepID string, end endPoint) []model.Deviation {
 	var out []model.Deviation
 	for _, key := range v.sortedKeys(model.KindRouteDeviation) {
-		if key.Subject == keepID {
+		if routeTripID(key.Subject) == keepID {
 			continue
 		}
 		t := v.trackers[key]
@@ -387,7 +393,7 @@ func (v *vehicle) sortedKeys(kind model.DeviationKind) []trackerKey {
 // hasOtherRouteTracker reports whether v tracks a route other than tripID.
 func (v *vehicle) hasOtherRouteTracker(tripID string) bool {
 	for k := range v.trackers {
-		if k.Kind == model.KindRouteDeviation && k.Subject != tripID {
+		if k.Kind == model.KindRouteDeviation && routeTripID(k.Subject) != tripID {
 			return true
 		}
 	}

@@ -81,6 +81,7 @@ func (env *evalEnv) apply(v *vehicle, key trackerKey, t *tracker, f *model.Fix, 
 			Name:      subject.name,
 			Severity:  subject.severity,
 			Level:     subject.level,
+			ZoneID:    subject.zoneID,
 		}
 		out = append(out, e.openedDeviation(v, key, t.Episode, env.stamp))
 	case transitionClosed:
@@ -101,6 +102,9 @@ type subjectInfo struct {
 	name     string
 	severity string
 	level    int
+	// zoneID is set for subjects whose tracker key does not name the
+	// zone, such as a jurisdiction left during a trip.
+	zoneID string
 }
 
 func (v *vehicle) tracker(key trackerKey) *tracker {

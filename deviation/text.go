@@ -51,9 +51,11 @@ func (e *Engine) baseDeviation(v *vehicle, key trackerKey, ep *episode, st stamp
 	}
 	switch key.Kind {
 	case model.KindRouteDeviation:
-		d.TripID = key.Subject
+		d.TripID = routeTripID(key.Subject)
 		d.Peak = ep.PeakM
 		d.Segment = ep.Segment
+		d.ZoneID = ep.ZoneID
+		d.ZoneName = ep.Name
 	case model.KindRestrictedZone:
 		d.ZoneID = key.Subject
 		d.ZoneName = ep.Name
@@ -99,6 +101,9 @@ func episodeTexts(kind model.DeviationKind, ep *episode, state model.DeviationSt
 	duration := endedAt.Sub(ep.StartedAt)
 	switch kind {
 	case model.KindRouteDeviation:
+		if ep.ZoneID != "" {
+			return jurisdictionTexts(ep, open)
+		}
 		if open {
 			return fmt.Sprintf("偏离规划路线，最远偏离 %.0f 米（第 %d 段）", ep.PeakM, ep.Segment+1),
 				fmt.Sprintf("Left the planned route, up to %.0f m off (segment %d)", ep.PeakM, ep.Segment+1)

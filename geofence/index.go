@@ -26,6 +26,8 @@ import (
 type Index struct {
 	zones []*Zone
 	byID  map[string]*Zone
+	// jurisdictions lists the zones of kind jurisdiction, in input order.
+	jurisdictions []*Zone
 
 	bound        orb.Bound
 	cellW, cellH float64 // cell size in degrees of longitude and latitude
@@ -48,6 +50,9 @@ func NewIndex(zones []*Zone) *Index {
 			continue
 		}
 		ix.zones = append(ix.zones, z)
+		if z.Kind == KindJurisdiction {
+			ix.jurisdictions = append(ix.jurisdictions, z)
+		}
 		if _, dup := ix.byID[z.ID]; !dup {
 			ix.byID[z.ID] = z
 		}
@@ -184,6 +189,10 @@ func (ix *Index) Lookup(id string) (*Zone, bool) {
 	z, ok := ix.byID[id]
 	return z, ok
 }
+
+// Jurisdictions returns the zones of kind jurisdiction in the order given
+// to NewIndex. The slice is shared and must not be modified.
+func (ix *Index) Jurisdictions() []*Zone { return ix.jurisdictions }
 
 // Len returns the number of zones in the index.
 func (ix *Index) Len() int { return len(ix.zones) }
