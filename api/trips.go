@@ -23,14 +23,15 @@ const (
 )
 
 type tripRequest struct {
-	Terminal     string          `json:"terminal"`
-	Driver       string          `json:"driver"`
-	Escort       string          `json:"escort"`
-	Route        json.RawMessage `json:"route"`
-	CorridorM    float64         `json:"corridor_m"`
-	Bookings     []string        `json:"bookings"`
-	PlannedStart string          `json:"planned_start"`
-	PlannedEnd   string          `json:"planned_end"`
+	Terminal     string               `json:"terminal"`
+	Driver       string               `json:"driver"`
+	Escort       string               `json:"escort"`
+	Route        json.RawMessage      `json:"route"`
+	CorridorM    float64              `json:"corridor_m"`
+	Segments     []model.RouteSegment `json:"segments"`
+	Bookings     []string             `json:"bookings"`
+	PlannedStart string               `json:"planned_start"`
+	PlannedEnd   string               `json:"planned_end"`
 }
 
 // lineString is a GeoJSON LineString geometry (RFC 7946, section 3.1.4).
@@ -70,6 +71,7 @@ func (s *server) createTrip(w http.ResponseWriter, r *http.Request) error {
 	if req.CorridorM < minCorridorM || req.CorridorM > maxCorridorM {
 		problems.Add("corridor_m", fmt.Sprintf("must be the full corridor width from %d to %d metres", minCorridorM, maxCorridorM))
 	}
+	checkSegments(&problems, req.Segments, route)
 	start := parseTimeField(&problems, "planned_start", req.PlannedStart)
 	end := parseTimeField(&problems, "planned_end", req.PlannedEnd)
 	if !start.IsZero() && !end.IsZero() && !start.Before(end) {
@@ -90,6 +92,7 @@ func (s *server) createTrip(w http.ResponseWriter, r *http.Request) error {
 		Escort:       req.Escort,
 		Route:        route,
 		CorridorM:    req.CorridorM,
+		Segments:     req.Segments,
 		Bookings:     req.Bookings,
 		PlannedStart: start.UTC(),
 		PlannedEnd:   end.UTC(),

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -162,6 +163,15 @@ func TestCreateTripValidation(t *testing.T) {
 		{"corridor too narrow", func(b map[string]any) { b["corridor_m"] = 19.9 }, "corridor_m", "20"},
 		{"corridor too wide", func(b map[string]any) { b["corridor_m"] = 5001 }, "corridor_m", "5000"},
 		{"corridor missing", func(b map[string]any) { delete(b, "corridor_m") }, "corridor_m", "20"},
+		{"segments count mismatch", func(b map[string]any) { b["segments"] = []any{map[string]any{}, map[string]any{}, map[string]any{}} }, "segments", "one entry per segment"},
+		{"segments empty list", func(b map[string]any) { b["segments"] = []any{} }, "segments", "has 0 entries"},
+		{"segment too narrow", func(b map[string]any) { b["segments"] = []any{map[string]any{"width_m": 10}} }, "segments[0].width_m", "20 to 5000"},
+		{"segment limit too high", func(b map[string]any) { b["segments"] = []any{map[string]any{"limit_kmh": 200}} }, "segments[0].limit_kmh", "120"},
+		{"segment travel negative", func(b map[string]any) { b["segments"] = []any{map[string]any{"min_travel_s": -1}} }, "segments[0].min_travel_s", "0"},
+		{"segment travel bounds reversed", func(b map[string]any) {
+			b["segments"] = []any{map[string]any{"min_travel_s": 600, "max_travel_s": 300}}
+		}, "segments[0].max_travel_s", "greater than min_travel_s"},
+		{"segment unknown member", func(b map[string]any) { b["segments"] = []any{map[string]any{"width": 100}} }, "width", "unknown"},
 		{"booking missing", func(b map[string]any) { b["bookings"] = []any{"bkg_nope"} }, "bookings[0]", "not found"},
 		{"booking repeated", func(b map[string]any) { b["bookings"] = []any{b["bookings"].([]any)[0], b["bookings"].([]any)[0]} }, "bookings[1]", "duplicates"},
 		{"start missing", func(b map[string]any) { delete(b, "planned_start") }, "planned_start", "required"},
@@ -189,6 +199,25 @@ func TestCreateTripValidation(t *testing.T) {
 				t.Errorf("rejected trip was stored or announced")
 			}
 		})
+	}
+}
+
+func TestCreateTripSegmentsStored(t *testing.T) {
+	f := newTripFixture(t)
+	body := f.body(testStart, testStart.Add(time.Hour))
+	body["segments"] = []any{
+		map[string]any{"width_m": 60, "limit_kmh": 40, "min_travel_s": 120, "max_travel_s": 900},
+		map[string]any{},
+	}
+	r := f.api.do("POST", "/api/v1/trips", body)
+	expectStatus(t, r, http.StatusCreated)
+	var created idResponse
+	r.json(t, &created)
+
+	stored := f.api.store.trips[created.ID]
+	want := []model.RouteSegment{{WidthM: 60, LimitKmh: 40, MinTravelS: 120, MaxTravelS: 900}, {}}
+	if !reflect.DeepEqual(stored.Segments, want) {
+		t.Errorf("stored segments = %+v, want %+v", stored.Segments, want)
 	}
 }
 

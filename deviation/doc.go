@@ -17,6 +17,12 @@
 //     outside as peak and the texts 驶出管辖区域：{name} and "Left the
 //     jurisdiction: {name}". A trip planned to leave raises none, and
 //     neither does any trip while no jurisdiction zone exists.
+//   - Route segments may carry their own corridor width and speed limit
+//     (model.Trip.Segments). A fix is inside the corridor when it is
+//     within half the width of some segment. Where the vehicle is inside
+//     the corridor, the nearest segment's limit applies if it is lower
+//     than the zone limits, or if no zone sets one, and its overspeed
+//     texts name the segment.
 //   - overspeed: one episode per speeding stretch, with a minimum
 //     duration and an end hysteresis. The limit comes from speed_limit
 //     zones, else from the dangerous-goods defaults (80 km/h inside an

@@ -206,7 +206,14 @@ func (e *Engine) SetTrip(terminal string, trip *model.Trip, at time.Time) ([]mod
 		if widthM == 0 {
 			widthM = e.cfg.DefaultCorridorM
 		}
-		corridor, err := geofence.NewCorridor(route, widthM)
+		var segmentWidthsM []float64
+		if trip.Segments != nil {
+			segmentWidthsM = make([]float64, len(trip.Segments))
+			for i, seg := range trip.Segments {
+				segmentWidthsM[i] = seg.WidthM
+			}
+		}
+		corridor, err := geofence.NewCorridorWidths(route, widthM, segmentWidthsM)
 		if err != nil {
 			return nil, fmt.Errorf("set trip %q for terminal %q: %w", trip.ID, terminal, err)
 		}

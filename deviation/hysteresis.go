@@ -75,6 +75,9 @@ type episode struct {
 	LimitKmh   float64   `json:"limit_kmh,omitempty"`
 	Bit        int       `json:"bit,omitempty"`
 	PlannedEnd time.Time `json:"planned_end,omitzero"`
+	// RouteSegment is the 1-based route segment whose speed limit an
+	// overspeed episode broke, 0 for a zone or default limit.
+	RouteSegment int `json:"route_segment,omitempty"`
 }
 
 // tracker is the hysteresis state of one rule for one subject on one

@@ -31,6 +31,9 @@ type speedStretch struct {
 	LimitKmh float64   `json:"limit_kmh"`
 	ZoneID   string    `json:"zone_id,omitempty"`
 	ZoneName string    `json:"zone_name,omitempty"`
+	// RouteSegment is the 1-based route segment whose limit applies, 0
+	// when the limit comes from a zone or the defaults.
+	RouteSegment int `json:"route_segment,omitempty"`
 	// BelowSince is the time of the first sample of the current run below
 	// the end level; zero when the speed is not below it.
 	BelowSince time.Time `json:"below_since,omitzero"`
@@ -39,13 +42,15 @@ type speedStretch struct {
 // speedLimit is the limit that applies at a fix and the zone that sets
 // it, if any.
 type speedLimit struct {
-	kmh      float64
-	zoneID   string
-	zoneName string
+	kmh          float64
+	zoneID       string
+	zoneName     string
+	routeSegment int // 1-based; 0 when the limit is not a route segment's
 }
 
-// limitAt returns the speed limit at the fix: the lowest limit of the
-// active zones containing it, else the expressway default inside an
+// limitAt returns the speed limit at the fix: the lowest of the limits of
+// the active zones containing it and of the trip's route segment it lies
+// on, else the expressway default inside an
 // expressway zone, else the default for dangerous goods on other roads.
 func (env *evalEnv) limitAt() speedLimit {
 	cfg := &env.engine.cfg
@@ -56,6 +61,9 @@ func (env *evalEnv) limitAt() speedLimit {
 			best = speedLimit{kmh: z.SpeedLimitKmh, zoneID: z.ID, zoneName: z.Name}
 		}
 		expressway = expressway || z.Expressway
+	}
+	if env.segmentLimit.kmh > 0 && env.segmentLimit.kmh < best.kmh {
+		best = env.segmentLimit
 	}
 	switch {
 	case !math.IsInf(best.kmh, 1):
@@ -97,6 +105,7 @@ func (overspeedRule) evaluate(env *evalEnv, v *vehicle, f *model.Fix, out []mode
 			st.Stretch = &speedStretch{
 				Start: f.Time, Lat: f.Lat, Lon: f.Lon, PeakKmh: speedKmh,
 				LimitKmh: limit.kmh, ZoneID: limit.zoneID, ZoneName: limit.zoneName,
+				RouteSegment: limit.routeSegment,
 			}
 		}
 		return out
@@ -133,6 +142,7 @@ func (overspeedRule) evaluate(env *evalEnv, v *vehicle, f *model.Fix, out []mode
 	}
 	ep := newEpisode(v, key, s.Start, s.Lat, s.Lon, "medium")
 	ep.Peak, ep.LimitKmh, ep.ZoneID, ep.Name = s.PeakKmh, s.LimitKmh, s.ZoneID, s.ZoneName
+	ep.RouteSegment = s.RouteSegment
 	if s.PeakKmh >= s.LimitKmh*1.2 {
 		ep.Severity = "high"
 	}

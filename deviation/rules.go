@@ -25,6 +25,9 @@ type evalEnv struct {
 	inside []*geofence.Zone
 	motion motion
 	stamp  stamp
+	// segmentLimit is the speed limit of the trip's route segment at the
+	// fix. The route rule sets it, and its kmh is 0 when none applies.
+	segmentLimit speedLimit
 }
 
 // stamp is the receive time and late flag of the deviations one fix
@@ -178,7 +181,7 @@ func zoneSubject(z *geofence.Zone) subjectInfo {
 }
 
 // routeRule raises route_deviation episodes: a vehicle on an active trip
-// farther from the planned route than half the corridor width.
+// farther than half its width from every segment of the planned route.
 type routeRule struct{}
 
 var _ rule = routeRule{}
@@ -199,13 +202,20 @@ func (routeRule) evaluate(env *evalEnv, v *vehicle, f *model.Fix, out []model.De
 		return out
 	}
 
-	distM, segment := v.trip.corridor.Distance(f.Lat, f.Lon)
-	halfM := v.trip.corridor.WidthM() / 2
+	offsetM, distM, segment := v.trip.corridor.Offset(f.Lat, f.Lon)
 	obs := observation{
-		alarmSide: distM > halfM,
-		edgeM:     math.Abs(distM - halfM),
+		alarmSide: offsetM > 0,
+		edgeM:     math.Abs(offsetM),
 		offM:      distM,
 		segment:   segment,
+	}
+	if segments := v.trip.trip.Segments; offsetM <= 0 && len(segments) > 0 {
+		// Inside a wide segment's corridor the vehicle may already drive
+		// on the next segment, so the limit is the nearest segment's.
+		_, nearest := v.trip.corridor.Distance(f.Lat, f.Lon)
+		if nearest < len(segments) && segments[nearest].LimitKmh > 0 {
+			env.segmentLimit = speedLimit{kmh: segments[nearest].LimitKmh, routeSegment: nearest + 1}
+		}
 	}
 	key := trackerKey{Kind: model.KindRouteDeviation, Subject: activeID}
 	t := v.tracker(key)

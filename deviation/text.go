@@ -122,7 +122,10 @@ func episodeTexts(kind model.DeviationKind, ep *episode, state model.DeviationSt
 
 	case model.KindOverspeed:
 		whereZH, whereEN := "", ""
-		if ep.Name != "" {
+		switch {
+		case ep.RouteSegment > 0:
+			whereZH, whereEN = fmt.Sprintf("（路线第 %d 段）", ep.RouteSegment), fmt.Sprintf(" (route segment %d)", ep.RouteSegment)
+		case ep.Name != "":
 			whereZH, whereEN = "（"+ep.Name+"）", " ("+ep.Name+")"
 		}
 		if open {

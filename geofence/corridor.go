@@ -38,6 +38,12 @@ type Corridor struct {
 	cols, rows int
 	cellStart  []int32
 	cellItems  []int32 // segment i joins vertex i and i+1
+
+	// halfM holds each segment's half-width when NewCorridorWidths gave
+	// segments their own widths, and is nil for a uniform corridor.
+	// maxHalfM is the largest of them.
+	halfM    []float64
+	maxHalfM float64
 }
 
 // NewCorridor builds a corridor around route (WGS-84 [lon, lat] points)
@@ -208,8 +214,8 @@ func (c *Corridor) cellGapSquared(col, row int, px, py float64) float64 {
 
 // Contains reports whether (lat, lon) lies within the corridor.
 func (c *Corridor) Contains(lat, lon float64) bool {
-	d, _ := c.Distance(lat, lon)
-	return d <= c.widthM/2
+	offsetM, _, _ := c.Offset(lat, lon)
+	return offsetM <= 0
 }
 
 // ParseRoute decodes a planned route: a GeoJSON LineString geometry, or a

@@ -97,13 +97,27 @@ type Trip struct {
 	Route json.RawMessage `json:"route"`
 	// CorridorM is the full corridor width in metres, as in JT/T 808 route
 	// segments: a fix may be up to CorridorM/2 from the route line.
-	CorridorM    float64   `json:"corridor_m"`
-	Bookings     []string  `json:"bookings"`
-	PlannedStart time.Time `json:"planned_start"`
-	PlannedEnd   time.Time `json:"planned_end"`
-	State        TripState `json:"state"`
-	CreatedAt    time.Time `json:"created_at"`
-	CompletedAt  time.Time `json:"completed_at,omitzero"`
+	CorridorM float64 `json:"corridor_m"`
+	// Segments, when present, has one entry per route segment (segment i
+	// joins route points i and i+1) with that segment's own attributes.
+	Segments     []RouteSegment `json:"segments,omitempty"`
+	Bookings     []string       `json:"bookings"`
+	PlannedStart time.Time      `json:"planned_start"`
+	PlannedEnd   time.Time      `json:"planned_end"`
+	State        TripState      `json:"state"`
+	CreatedAt    time.Time      `json:"created_at"`
+	CompletedAt  time.Time      `json:"completed_at,omitzero"`
+}
+
+// RouteSegment is the attributes of one segment of a trip's route, as
+// JT/T 808 route segments carry them. A zero field leaves the trip's
+// corridor width or the usual speed limit in force, or sets no travel time
+// bound.
+type RouteSegment struct {
+	WidthM     float64 `json:"width_m,omitempty"`      // full corridor width in metres
+	LimitKmh   float64 `json:"limit_kmh,omitempty"`    // speed limit in km/h
+	MinTravelS int     `json:"min_travel_s,omitempty"` // shortest plausible travel time in seconds
+	MaxTravelS int     `json:"max_travel_s,omitempty"` // longest allowed travel time in seconds
 }
 
 // ActiveAt reports whether the trip is checked against its route at t:
