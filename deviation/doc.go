@@ -22,7 +22,10 @@
 //     within half the width of some segment. Where the vehicle is inside
 //     the corridor, the nearest segment's limit applies if it is lower
 //     than the zone limits, or if no zone sets one, and its overspeed
-//     texts name the segment.
+//     texts name the segment. Segment travel times have no kind of their
+//     own: a segment driven faster than its minimum time is reported as
+//     overspeed, and one driven slower than its maximum as trip_overtime,
+//     both with the segment number in the texts.
 //   - overspeed: one episode per speeding stretch, with a minimum
 //     duration and an end hysteresis. The limit comes from speed_limit
 //     zones, else from the dangerous-goods defaults (80 km/h inside an

@@ -122,7 +122,7 @@ func New(cfg Config, logger *slog.Logger) *Engine {
 	e := &Engine{
 		cfg:       cfg.withDefaults(),
 		logger:    logger.With("component", "deviation"),
-		rules:     []rule{restrictedZoneRule{}, routeRule{}, jurisdictionRule{}, overspeedRule{}, longStopRule{}, tripOvertimeRule{}, deviceAlarmRule{}, siteRule{}},
+		rules:     []rule{restrictedZoneRule{}, routeRule{}, jurisdictionRule{}, overspeedRule{}, longStopRule{}, tripOvertimeRule{}, segmentTravelRule{}, deviceAlarmRule{}, siteRule{}},
 		lateRules: []rule{restrictedZoneRule{}, routeRule{}, jurisdictionRule{}, overspeedRule{}},
 		vehicles:  make(map[string]*vehicle),
 	}

@@ -78,6 +78,11 @@ type episode struct {
 	// RouteSegment is the 1-based route segment whose speed limit an
 	// overspeed episode broke, 0 for a zone or default limit.
 	RouteSegment int `json:"route_segment,omitempty"`
+	// BoundS is the travel time bound in seconds of a route segment
+	// driven too fast (overspeed) or too slowly (trip_overtime), and
+	// TravelS the travel time of a segment driven too fast.
+	BoundS  int     `json:"bound_s,omitempty"`
+	TravelS float64 `json:"travel_s,omitempty"`
 }
 
 // tracker is the hysteresis state of one rule for one subject on one

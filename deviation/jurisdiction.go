@@ -19,10 +19,12 @@ const jurisdictionSubject = "#jurisdiction"
 // the jurisdiction zones to decide whether the trip is local.
 const routeSampleM = 50.0
 
-// routeTripID returns the trip ID of a route_deviation tracker subject,
-// which is the trip ID itself or the trip ID with jurisdictionSubject.
+// routeTripID returns the trip ID of a trip-scoped subject: the trip ID
+// itself, or the trip ID followed by '#' and a qualifier such as
+// jurisdictionSubject.
 func routeTripID(subject string) string {
-	return strings.TrimSuffix(subject, jurisdictionSubject)
+	id, _, _ := strings.Cut(subject, "#")
+	return id
 }
 
 // jurisdictionCache is whether a trip's route stays inside the

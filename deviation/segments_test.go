@@ -71,3 +71,63 @@ func TestSetTripRejectsSegmentCountMismatch(t *testing.T) {
 		t.Error("SetTrip accepted 2 segment entries for a route of 4 segments")
 	}
 }
+
+func TestRouteSegmentTravelTime(t *testing.T) {
+	repeat := func(kmh float64, n int) []float64 {
+		out := make([]float64, n)
+		for i := range out {
+			out[i] = kmh
+		}
+		return out
+	}
+	tests := []struct {
+		name     string
+		startM   float64 // east of the route start
+		speeds   []float64
+		wantKind model.DeviationKind
+		wantText string // English text fragment of the opening; "" for no episode
+	}{
+		{"too fast on segment 2", 0, repeat(90, 12), model.KindOverspeed, "Route segment 2 driven too fast"},
+		{"normal speed on segment 2", 0, repeat(50, 20), model.KindOverspeed, ""},
+		{"entered mid segment not judged", 1500, repeat(90, 6), model.KindOverspeed, ""},
+		{"too slow on segment 3", 1900, repeat(20, 25), model.KindTripOvertime, "Route segment 3 overdue"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			trip := straightTrip("trip-seg", segmentTerminal, 28.9, 120.0, 4000, 200)
+			trip.Segments = []model.RouteSegment{{}, {MinTravelS: 60}, {MaxTravelS: 120}, {}}
+			e := New(Config{}, nil)
+			if _, err := e.SetTrip(segmentTerminal, trip, t0); err != nil {
+				t.Fatalf("SetTrip: %v", err)
+			}
+			lat, lon := offsetM(28.9, 120.0, 0, tc.startM)
+			devs := processAll(e, drive(segmentTerminal, t0, 10*time.Second, lat, lon, tc.speeds))
+
+			var segmentDevs []model.Deviation
+			for _, d := range ofKind(devs, tc.wantKind) {
+				if strings.Contains(d.TextEN, "Route segment") {
+					segmentDevs = append(segmentDevs, d)
+				}
+			}
+			if tc.wantText == "" {
+				if len(segmentDevs) != 0 {
+					t.Fatalf("got %+v, want no segment travel episode", segmentDevs)
+				}
+				return
+			}
+			if len(segmentDevs) != 2 {
+				t.Fatalf("got %d segment travel transitions %+v, want an open and a close", len(segmentDevs), segmentDevs)
+			}
+			opened, closed := segmentDevs[0], segmentDevs[1]
+			if opened.State != model.StateOpen || !strings.Contains(opened.TextEN, tc.wantText) {
+				t.Errorf("first transition %s %q, want open with %q", opened.State, opened.TextEN, tc.wantText)
+			}
+			if closed.State != model.StateClosed || closed.ID != opened.ID {
+				t.Errorf("second transition %s of %s, want the close of %s", closed.State, closed.ID, opened.ID)
+			}
+			if opened.TripID != "trip-seg" {
+				t.Errorf("trip %q, want trip-seg", opened.TripID)
+			}
+		})
+	}
+}

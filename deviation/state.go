@@ -25,6 +25,7 @@ type ruleState struct {
 	Overtime  map[string]*episode `json:"overtime,omitempty"` // by trip ID
 	Alarm     alarmState          `json:"alarm"`
 	Site      siteState           `json:"site,omitzero"`
+	Travel    segmentTravelState  `json:"travel,omitzero"`
 }
 
 // vehicleState is the restart image of one vehicle. The trip is not part

@@ -60,7 +60,7 @@ func (e *Engine) baseDeviation(v *vehicle, key trackerKey, ep *episode, st stamp
 		d.ZoneID = key.Subject
 		d.ZoneName = ep.Name
 	case model.KindTripOvertime:
-		d.TripID = key.Subject
+		d.TripID = routeTripID(key.Subject)
 		d.Peak = ep.Peak
 	default:
 		d.ZoneID = ep.ZoneID
@@ -121,6 +121,9 @@ func episodeTexts(kind model.DeviationKind, ep *episode, state model.DeviationSt
 		return "驶离禁行区域：" + ep.Name, "Left restricted zone: " + ep.Name
 
 	case model.KindOverspeed:
+		if ep.BoundS > 0 {
+			return segmentFastTexts(ep, open)
+		}
 		whereZH, whereEN := "", ""
 		switch {
 		case ep.RouteSegment > 0:
@@ -154,6 +157,9 @@ func episodeTexts(kind model.DeviationKind, ep *episode, state model.DeviationSt
 			fmt.Sprintf("Signal restored after %s without fixes since %s", durationEN(duration), since)
 
 	case model.KindTripOvertime:
+		if ep.BoundS > 0 {
+			return segmentSlowTexts(ep, open, duration)
+		}
 		planned := ep.PlannedEnd.In(chinaStandardTime).Format("01-02 15:04")
 		if open {
 			return fmt.Sprintf("运输超时：已超过计划结束时间 %s", planned),

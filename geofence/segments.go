@@ -35,6 +35,12 @@ func NewCorridorWidths(route orb.LineString, widthM float64, segmentWidthsM []fl
 	return c, nil
 }
 
+// SegmentLengthM returns the length of segment i in metres, measured in
+// the corridor's plane.
+func (c *Corridor) SegmentLengthM(i int) float64 {
+	return math.Hypot(c.xs[i+1]-c.xs[i], c.ys[i+1]-c.ys[i])
+}
+
 // SegmentWidthM returns the full corridor width of segment i in metres.
 func (c *Corridor) SegmentWidthM(i int) float64 {
 	if c.halfM == nil {
