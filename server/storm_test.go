@@ -152,7 +152,10 @@ func TestReconnectStorm(t *testing.T) {
 	if failed.Load() != 0 {
 		t.Errorf("%d of %d connections failed, first: %v", failed.Load(), clients, firstErr.Load())
 	}
-	limit := int64(float64(cfg.MQTT.ConnectBurst) + cfg.MQTT.ConnectRate*elapsed.Seconds() + 1)
+	// The test's clock and the server's token bucket do not start at the
+	// same instant, so allow 2 % and a few connections of slack; a missing
+	// limit would accept all 5,000.
+	limit := int64((float64(cfg.MQTT.ConnectBurst)+cfg.MQTT.ConnectRate*elapsed.Seconds())*1.02 + 10)
 	if accepted.Load() > limit {
 		t.Errorf("accepted %d connections in %v, above the bucket's %d", accepted.Load(), elapsed, limit)
 	}
