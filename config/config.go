@@ -145,6 +145,9 @@ type Rules struct {
 	SignalLoss Duration `yaml:"signal_loss"`
 	// TripOvertimeGrace is how long past its planned end a trip may run.
 	TripOvertimeGrace Duration `yaml:"trip_overtime_grace"`
+	// SiteDwell is how long a vehicle must stay inside a site zone to have
+	// arrived there.
+	SiteDwell Duration `yaml:"site_dwell"`
 }
 
 // Console configures the regulator console's map and session cookies.
@@ -219,6 +222,7 @@ func Default() Config {
 			LongStop:             Duration(10 * time.Minute),
 			SignalLoss:           Duration(5 * time.Minute),
 			TripOvertimeGrace:    Duration(15 * time.Minute),
+			SiteDwell:            Duration(time.Minute),
 		},
 		Console: Console{
 			TileCRS:         "wgs84",

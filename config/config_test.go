@@ -198,6 +198,7 @@ func TestRuleDefaultsMatchEngine(t *testing.T) {
 		{"long_stop", r.LongStop.Std(), e.LongStop},
 		{"signal_loss", r.SignalLoss.Std(), e.SignalLoss},
 		{"trip_overtime_grace", r.TripOvertimeGrace.Std(), e.TripOvertimeGrace},
+		{"site_dwell", r.SiteDwell.Std(), e.SiteDwell},
 	}
 	for _, c := range cases {
 		if c.got != c.want {

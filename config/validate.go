@@ -104,6 +104,7 @@ func validate(cfg *Config, problems *Error) {
 	checkDuration("rules.long_stop", cfg.Rules.LongStop, time.Minute, day, problems)
 	checkDuration("rules.signal_loss", cfg.Rules.SignalLoss, 30*time.Second, day, problems)
 	checkDuration("rules.trip_overtime_grace", cfg.Rules.TripOvertimeGrace, 0, day, problems)
+	checkDuration("rules.site_dwell", cfg.Rules.SiteDwell, 0, day, problems)
 
 	checkConsole(cfg.Console, problems)
 

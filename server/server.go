@@ -146,6 +146,7 @@ func Start(opts Options) (_ *Server, err error) {
 	engineCfg.LongStop = cfg.Rules.LongStop.Std()
 	engineCfg.SignalLoss = cfg.Rules.SignalLoss.Std()
 	engineCfg.TripOvertimeGrace = cfg.Rules.TripOvertimeGrace.Std()
+	engineCfg.SiteDwell = cfg.Rules.SiteDwell.Std()
 	s.engine = deviation.New(engineCfg, log)
 
 	if err := s.loadZoneFiles(cfg.ZoneFiles); err != nil {
