@@ -106,7 +106,7 @@ type Upstream struct {
 	MaxInflight int    `yaml:"max_inflight"`
 }
 
-// Retention says how long stored data is kept before it is pruned.
+// Retention sets how long stored data is kept before it is pruned.
 type Retention struct {
 	Fixes      Duration `yaml:"fixes"`
 	Raw        Duration `yaml:"raw"`

@@ -55,7 +55,7 @@ type PipelineOptions struct {
 	Sink   DeviationSink
 	// Reply publishes a rejection notice to a vehicle; nil disables replies.
 	Reply func(topic string, payload []byte) error
-	// OnFixes, when set, sees every stored batch of a vehicle's fixes in
+	// OnFixes, when set, receives every stored batch of a vehicle's fixes in
 	// fix-time order (the live feed).
 	OnFixes func(terminal string, fixes []model.Fix)
 	Limits  Limits
