@@ -20,38 +20,49 @@ type zoneList struct {
 	Zones []model.Zone `json:"zones"`
 }
 
-// createZone stores a geofence from a GeoJSON Feature. Options.ParseZone
-// does the GeoJSON validation and the CRS conversion.
-func (s *server) createZone(w http.ResponseWriter, r *http.Request) error {
+// readZone reads a GeoJSON Feature request body and validates it with
+// Options.ParseZone. The zone keeps the compacted body as its feature when
+// ParseZone returns none.
+func (s *server) readZone(w http.ResponseWriter, r *http.Request) (model.Zone, error) {
 	body, err := readBody(w, r, maxZoneBodyBytes)
 	if err != nil {
-		return err
+		return model.Zone{}, err
 	}
 	if !json.Valid(body) {
 		// Decoding into an empty value reports where the syntax breaks.
 		var v any
-		return decodeStrict(body, &v, "")
+		return model.Zone{}, decodeStrict(body, &v, "")
 	}
 
 	zone, err := s.parseZone(body)
 	if err != nil {
 		var invalid *model.ValidationError
 		if errors.As(err, &invalid) && len(invalid.Fields) > 0 {
-			return errInvalidInput(invalid.Fields)
+			return model.Zone{}, errInvalidInput(invalid.Fields)
 		}
 		// ParseZone does no I/O, so any error it returns is about the input.
-		return errInvalidInput([]model.FieldError{{Field: "(body)", Reason: err.Error()}})
+		return model.Zone{}, errInvalidInput([]model.FieldError{{Field: "(body)", Reason: err.Error()}})
 	}
 
-	zone.ID = s.ids.New(prefixZone, s.now())
-	zone.CreatedAt = s.now().UTC()
 	if len(zone.Feature) == 0 {
 		var compact bytes.Buffer
 		if err := json.Compact(&compact, body); err != nil {
-			return fmt.Errorf("compact zone feature: %w", err)
+			return model.Zone{}, fmt.Errorf("compact zone feature: %w", err)
 		}
 		zone.Feature = compact.Bytes()
 	}
+	return zone, nil
+}
+
+// createZone stores a geofence from a GeoJSON Feature. Options.ParseZone
+// does the GeoJSON validation and the CRS conversion.
+func (s *server) createZone(w http.ResponseWriter, r *http.Request) error {
+	zone, err := s.readZone(w, r)
+	if err != nil {
+		return err
+	}
+	zone.ID = s.ids.New(prefixZone, s.now())
+	zone.CreatedAt = s.now().UTC()
 	if err := s.store.PutZone(zone); err != nil {
 		return fmt.Errorf("store zone %s: %w", zone.ID, err)
 	}

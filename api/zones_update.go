@@ -1,34 +1,17 @@
 package api
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-
-	"github.com/hwtrack/hwtrack/model"
 )
 
 // updateZone replaces the geometry and properties of an existing zone from
 // a GeoJSON Feature, keeping its id and creation time.
 func (s *server) updateZone(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	body, err := readBody(w, r, maxZoneBodyBytes)
+	zone, err := s.readZone(w, r)
 	if err != nil {
 		return err
-	}
-	if !json.Valid(body) {
-		var v any
-		return decodeStrict(body, &v, "")
-	}
-	zone, err := s.parseZone(body)
-	if err != nil {
-		var invalid *model.ValidationError
-		if errors.As(err, &invalid) && len(invalid.Fields) > 0 {
-			return errInvalidInput(invalid.Fields)
-		}
-		return errInvalidInput([]model.FieldError{{Field: "(body)", Reason: err.Error()}})
 	}
 
 	s.zoneMu.Lock()
@@ -41,13 +24,6 @@ func (s *server) updateZone(w http.ResponseWriter, r *http.Request) error {
 		return errNotFound(fmt.Sprintf("zone %q not found", id))
 	}
 	zone.ID, zone.CreatedAt = old.ID, old.CreatedAt
-	if len(zone.Feature) == 0 {
-		var compact bytes.Buffer
-		if err := json.Compact(&compact, body); err != nil {
-			return fmt.Errorf("compact zone feature: %w", err)
-		}
-		zone.Feature = compact.Bytes()
-	}
 	if err := s.store.PutZone(zone); err != nil {
 		return fmt.Errorf("store zone %s: %w", zone.ID, err)
 	}
