@@ -196,8 +196,8 @@ func New(opts Options) (*Broker, error) {
 	}
 	if opts.WebSocketAddr != "" {
 		// mochi binds the WebSocket listener in the background and only
-		// logs a failure, so check the address first: a server that
-		// cannot listen where it was told must not report itself started.
+		// logs a failure, so check the address first. A server that
+		// cannot listen on its configured address must not report itself started.
 		probe, err := net.Listen("tcp", opts.WebSocketAddr)
 		if err != nil {
 			b.server.Close()

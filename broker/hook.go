@@ -168,8 +168,8 @@ func (h *hook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 }
 
 // OnPublish runs in the publishing client's read loop before mochi sends
-// the PUBACK, so the Handler's durable write happens before the unit is
-// told its message was received.
+// the PUBACK, so the Handler's durable write happens before the unit
+// receives the acknowledgement.
 func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if cl.Net.Inline {
 		return pk, nil

@@ -6,9 +6,9 @@ import (
 	"github.com/hwtrack/hwtrack/model"
 )
 
-// tickEvery is how often the engine looks for vehicles that went silent
-// or overran their trip; a live signal loss is noticed within this much of
-// its threshold.
+// tickEvery is the interval at which the engine looks for vehicles that
+// went silent or overran their trip. A live signal loss is therefore
+// noticed within this much of its threshold.
 const tickEvery = 15 * time.Second
 
 // startTicker drives the engine's time-based rules (live signal loss, trip

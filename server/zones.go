@@ -42,7 +42,7 @@ func (s *Server) loadZoneFiles(paths []string) error {
 		data, err := os.ReadFile(path)
 		if errors.Is(err, fs.ErrNotExist) && usingDefault {
 			// Run outside the repository, the sample zones are not there;
-			// that must not stop a server that was never told to load them.
+			// that must not stop a server whose configuration never named them.
 			s.log.Warn("sample zone file not found; starting without sample zones", "path", path)
 			continue
 		}
