@@ -12,6 +12,11 @@ import (
 // place, that shows the truck drove away and came back in between.
 const stopOdometerKm = 0.5
 
+// stopCentroidFixes caps the weight of the fixes already in the anchor's
+// mean position: with it the mean follows a parked truck's slow GNSS drift
+// while a truck creeping along at walking pace still leaves the radius.
+const stopCentroidFixes = 30
+
 // place is a fix's position and time, with its odometer when reported.
 type place struct {
 	Time        time.Time `json:"time"`
@@ -27,9 +32,13 @@ func placeOf(f *model.Fix) *place {
 
 // stopState is the long-stop rule's memory of one vehicle.
 type stopState struct {
-	// Anchor is the place, and the time since which, the vehicle has
-	// stayed within the stop radius.
-	Anchor *place `json:"anchor,omitempty"`
+	// Anchor is the time since which the vehicle has stayed within the
+	// stop radius, and the mean position of the AnchorFixes fixes since
+	// then (the last stopCentroidFixes weighing most), so the anchor
+	// settles on where the truck parked rather than on the first fix of
+	// its creep into place.
+	Anchor      *place `json:"anchor,omitempty"`
+	AnchorFixes int    `json:"anchor_fixes,omitempty"`
 	// Out is the first fix of the current run outside the anchor's radius;
 	// OutFixes counts the run and OutClustered reports whether all of its
 	// fixes lie within the radius of Out.
@@ -57,7 +66,7 @@ func (longStopRule) evaluate(env *evalEnv, v *vehicle, f *model.Fix, out []model
 	st := &v.rs.Stop
 	key := trackerKey{Kind: model.KindLongStop}
 	if st.Anchor == nil {
-		st.Anchor = placeOf(f)
+		st.Anchor, st.AnchorFixes = placeOf(f), 1
 		return out
 	}
 
@@ -72,12 +81,15 @@ func (longStopRule) evaluate(env *evalEnv, v *vehicle, f *model.Fix, out []model
 			out = append(out, e.closedDeviation(v, key, st.Episode, end))
 			st.Episode = nil
 		}
-		st.Anchor, st.Out, st.OutFixes = placeOf(f), nil, 0
+		st.Anchor, st.AnchorFixes, st.Out, st.OutFixes = placeOf(f), 1, nil, 0
 		return out
 	}
 
 	if distanceM(a.Lat, a.Lon, f.Lat, f.Lon) <= radiusM {
 		st.Out, st.OutFixes = nil, 0
+		st.AnchorFixes = min(st.AnchorFixes+1, stopCentroidFixes)
+		a.Lat += (f.Lat - a.Lat) / float64(st.AnchorFixes)
+		a.Lon += (f.Lon - a.Lon) / float64(st.AnchorFixes)
 		return stayed(env, v, f, out)
 	}
 
@@ -104,7 +116,7 @@ func (longStopRule) evaluate(env *evalEnv, v *vehicle, f *model.Fix, out []model
 	} else {
 		st.Anchor = placeOf(f)
 	}
-	st.Out, st.OutFixes = nil, 0
+	st.AnchorFixes, st.Out, st.OutFixes = 1, nil, 0
 	return out
 }
 

@@ -172,3 +172,54 @@ func TestB07StopTimedByFixTime(t *testing.T) {
 		t.Errorf("Peak = %v s, want 600 (decided by the 11:10:00 fix)", d.Peak)
 	}
 }
+
+// TestLongStopDriftingCluster is the B01 field case: a truck creeps in at
+// 10 km/h, parks, and its fixes then settle 28–39 m further on. The stop
+// must be timed from the parking, not restarted when the cluster drifts
+// away from the fix where the creep was first seen.
+func TestLongStopDriftingCluster(t *testing.T) {
+	e := stopEngine(t, t0)
+	speeds := make([]float64, 34)
+	for i := range speeds {
+		speeds[i] = 10
+	}
+	approach := drive("T1", t0, 5*time.Second, ykLat, ykLon, speeds)
+	last := approach[len(approach)-1]
+	parkLat, parkLon := offsetM(last.Lat, last.Lon, 0, 12)
+	parkedFrom := last.Time.Add(5 * time.Second)
+	fixes := append(approach, parked("T1", parkedFrom, 10*time.Second, 12, parkLat, parkLon)...)
+	at := parkedFrom.Add(12 * 10 * time.Second)
+	for k := range 181 {
+		east := 28.0
+		if k%2 == 1 {
+			east = 39
+		}
+		lat, lon := offsetM(parkLat, parkLon, 0, east)
+		fixes = append(fixes, newFix("T1", at, lat, lon, speed(0)))
+		at = at.Add(10 * time.Second)
+	}
+
+	stops := ofKind(processAll(e, fixes), model.KindLongStop)
+	if len(stops) != 1 || stops[0].State != model.StateOpen {
+		t.Fatalf("got %+v, want one opening", stops)
+	}
+	if lag := stops[0].StartedAt.Sub(parkedFrom); lag > 0 || lag < -time.Minute {
+		t.Errorf("StartedAt = %v, want within the minute before parking at %v", stops[0].StartedAt, parkedFrom)
+	}
+	if late := stops[0].ReceivedAt.Sub(parkedFrom.Add(10 * time.Minute)); late > 11*time.Second {
+		t.Errorf("opened by the fix received %v, %v after the 10 minutes were up", stops[0].ReceivedAt, late)
+	}
+}
+
+// TestLongStopNotForCrawl keeps a truck crawling at 8 km/h in a queue for
+// 15 minutes from counting as stopped.
+func TestLongStopNotForCrawl(t *testing.T) {
+	e := stopEngine(t, t0)
+	speeds := make([]float64, 180)
+	for i := range speeds {
+		speeds[i] = 8
+	}
+	if stops := ofKind(processAll(e, drive("T1", t0, 5*time.Second, ykLat, ykLon, speeds)), model.KindLongStop); len(stops) != 0 {
+		t.Errorf("got %+v, want no stop while crawling", stops)
+	}
+}
