@@ -101,17 +101,34 @@ func InjectRouteDeviation(fixes []model.Fix, route orb.LineString) ([]model.Fix,
 				moved := make([]orb.Point, c.last-c.first+1)
 				for _, turn := range injectTurnsDeg {
 					if inj, ok := c.apply(fixes, moved, index, turn, scale); ok {
-						out := slices.Clone(fixes)
-						for k, p := range moved {
-							out[c.first+k].Lat, out[c.first+k].Lon = p.Lat(), p.Lon()
-						}
-						return out, inj, nil
+						return movedFixes(fixes, c.first, moved), inj, nil
 					}
 				}
 			}
 		}
 	}
 	return nil, Injection{}, ErrNoInjectionStretch
+}
+
+// movedFixes returns a copy of fixes with fixes first.. at the moved
+// positions. A moved fix that reports a speed reports the speed along the
+// moved path, at least its recorded one, as a unit on the detour would:
+// a sideways ramp driven while the recording crawled must not look like a
+// parked truck's drifting fixes, which the engine rightly ignores.
+func movedFixes(fixes []model.Fix, first int, moved []orb.Point) []model.Fix {
+	out := slices.Clone(fixes)
+	for k, p := range moved {
+		f := &out[first+k]
+		prev := out[first+k-1]
+		f.Lat, f.Lon = p.Lat(), p.Lon()
+		dt := f.Time.Sub(prev.Time).Seconds()
+		if f.Has&model.HasSpeed == 0 || dt <= 0 {
+			continue
+		}
+		pathKmh := geo.Distance(orb.Point{prev.Lon, prev.Lat}, p) / dt * 3.6
+		f.SpeedKmh = math.Max(f.SpeedKmh, math.Min(pathKmh, injectSidewaysMs*3.6))
+	}
+	return out
 }
 
 // injectStride is how far apart in time the cores of two tried

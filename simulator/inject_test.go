@@ -84,6 +84,21 @@ func checkInjection(t *testing.T, in, out []model.Fix, inj Injection, route orb.
 		t.Errorf("reported min distance %.0f m, max offset %.0f m", inj.MinRouteDistanceM, inj.MaxOffsetM)
 	}
 
+	// A moved fix with a speed reports at least the speed along the moved
+	// path up to the ramps' sideways speed, and never more than that or
+	// its recorded speed, so the detour neither looks parked nor speeds.
+	rampKmh := injectSidewaysMs * 3.6
+	for k := inj.First; k <= inj.Last; k++ {
+		if out[k].Has&model.HasSpeed == 0 {
+			continue
+		}
+		dt := out[k].Time.Sub(out[k-1].Time).Seconds()
+		pathKmh := geo.Distance(fixPoint(out[k-1]), fixPoint(out[k])) / dt * 3.6
+		if got, floor := out[k].SpeedKmh, min(pathKmh, rampKmh); got < floor-0.01 || got > max(in[k].SpeedKmh, rampKmh)+0.01 {
+			t.Errorf("fix %d reports %.1f km/h; path %.1f km/h, recorded %.1f km/h", k, got, pathKmh, in[k].SpeedKmh)
+		}
+	}
+
 	// The ramps move at most 60 km/h sideways, so the detour is drivable.
 	for k := inj.First; k <= inj.Last+1; k++ {
 		dt := out[k].Time.Sub(out[k-1].Time).Seconds()
