@@ -92,7 +92,10 @@ type TripRequest struct {
 	Escort   string
 	Route    orb.LineString
 	// CorridorM is the full corridor width in metres.
-	CorridorM    float64
+	CorridorM float64
+	// Segments, when set, holds one entry per segment of Route (see
+	// docs/api.md).
+	Segments     []model.RouteSegment
 	Bookings     []string
 	PlannedStart time.Time
 	PlannedEnd   time.Time
@@ -114,15 +117,16 @@ func (r TripRequest) MarshalJSON() ([]byte, error) {
 		route.Coordinates[i] = [2]float64{p.Lon(), p.Lat()}
 	}
 	return json.Marshal(struct {
-		Terminal     string            `json:"terminal"`
-		Driver       string            `json:"driver"`
-		Escort       string            `json:"escort"`
-		Route        geoJSONLineString `json:"route"`
-		CorridorM    float64           `json:"corridor_m"`
-		Bookings     []string          `json:"bookings"`
-		PlannedStart time.Time         `json:"planned_start"`
-		PlannedEnd   time.Time         `json:"planned_end"`
-	}{r.Terminal, r.Driver, r.Escort, route, r.CorridorM, r.Bookings, r.PlannedStart, r.PlannedEnd})
+		Terminal     string               `json:"terminal"`
+		Driver       string               `json:"driver"`
+		Escort       string               `json:"escort"`
+		Route        geoJSONLineString    `json:"route"`
+		CorridorM    float64              `json:"corridor_m"`
+		Segments     []model.RouteSegment `json:"segments,omitempty"`
+		Bookings     []string             `json:"bookings"`
+		PlannedStart time.Time            `json:"planned_start"`
+		PlannedEnd   time.Time            `json:"planned_end"`
+	}{r.Terminal, r.Driver, r.Escort, route, r.CorridorM, r.Segments, r.Bookings, r.PlannedStart, r.PlannedEnd})
 }
 
 type idResponse struct {

@@ -76,6 +76,7 @@ func FieldScenarios(th Thresholds) []*Scenario {
 		fieldJitterAtEdge(), fieldBatchOrder(), fieldLateFix(), fieldDuplicates(th),
 		fieldNoFix(), fieldTeleport(), fieldParkedSpeedNoise(), fieldOverspeedAtLimit(),
 		fieldSpeedSpike(), fieldFlapping(),
+		fieldSiteStop(), fieldJurisdictionExit(th), fieldSegmentLimit(),
 	}
 }
 

@@ -382,7 +382,7 @@ func (q *qualityVehicle) play(ctx context.Context) ([]model.Deviation, error) {
 	}
 	q.res.TripID, err = q.api.CreateTrip(ctx, TripRequest{
 		Terminal: q.terminal, Driver: sampleDrivers[q.index%len(sampleDrivers)], Escort: sampleEscorts[q.index%len(sampleEscorts)],
-		Route: s.Route, CorridorM: s.CorridorM, Bookings: []string{bookingID},
+		Route: s.Route, CorridorM: s.CorridorM, Segments: s.Segments, Bookings: []string{bookingID},
 		PlannedStart: s.PlannedStart, PlannedEnd: s.PlannedEnd,
 	})
 	if err != nil {

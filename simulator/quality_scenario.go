@@ -92,9 +92,12 @@ type Scenario struct {
 	Fixes []model.Fix
 	// Messages are the publishes in order. Nil means one message per fix
 	// of Fixes.
-	Messages     []Message
-	Route        orb.LineString
-	CorridorM    float64
+	Messages  []Message
+	Route     orb.LineString
+	CorridorM float64
+	// Segments, when set, gives the trip's route segments their own
+	// corridor widths and limits (one entry per segment of Route).
+	Segments     []model.RouteSegment
 	PlannedStart time.Time
 	PlannedEnd   time.Time
 	Zones        []CircleZone

@@ -277,6 +277,9 @@ func TestFieldScenarios(t *testing.T) {
 		"B23-overspeed-at-limit":  {model.KindOverspeed},
 		"B24-speed-spike":         nil,
 		"B25-flapping-connection": nil,
+		"R01-stop-at-site":        {model.KindLongStop},
+		"R02-jurisdiction-exit":   {model.KindRouteDeviation},
+		"R03-segment-limit":       {model.KindOverspeed},
 	}
 	scenarios := FieldScenarios(th)
 	if len(scenarios) != len(wantLabels) {
@@ -297,6 +300,9 @@ func TestFieldScenarios(t *testing.T) {
 			}
 			if len(s.Route) < 2 {
 				t.Errorf("route has %d vertices", len(s.Route))
+			}
+			if s.Segments != nil && len(s.Segments) != len(s.Route)-1 {
+				t.Errorf("%d segment entries for a route of %d vertices", len(s.Segments), len(s.Route))
 			}
 			sent := 0
 			for _, m := range s.messages() {
