@@ -65,6 +65,7 @@ type vehicle struct {
 	scratch           []*geofence.Zone
 	restrictedScratch []*geofence.Zone
 	keyScratch        []trackerKey
+	siteScratch       []string
 	fixScratch        model.Fix
 	envScratch        evalEnv
 }
@@ -89,6 +90,9 @@ type compiledTrip struct {
 	trip     *model.Trip
 	route    orb.LineString
 	corridor *geofence.Corridor
+	// jurisdictionKey is the tracker key of the trip's jurisdiction
+	// episode, built once rather than for every fix.
+	jurisdictionKey trackerKey
 	// jurisdiction caches whether the route stays inside the jurisdiction
 	// zones of one zone index; see local.
 	jurisdiction jurisdictionCache
@@ -217,7 +221,8 @@ func (e *Engine) SetTrip(terminal string, trip *model.Trip, at time.Time) ([]mod
 		if err != nil {
 			return nil, fmt.Errorf("set trip %q for terminal %q: %w", trip.ID, terminal, err)
 		}
-		compiled = &compiledTrip{trip: trip, route: route, corridor: corridor}
+		compiled = &compiledTrip{trip: trip, route: route, corridor: corridor,
+			jurisdictionKey: trackerKey{Kind: model.KindRouteDeviation, Subject: trip.ID + jurisdictionSubject}}
 	}
 
 	v := e.vehicle(terminal, compiled != nil)

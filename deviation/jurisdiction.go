@@ -64,7 +64,7 @@ func (jurisdictionRule) evaluate(env *evalEnv, v *vehicle, f *model.Fix, out []m
 		// routeRule closes the trackers of a trip the vehicle left.
 		return out
 	}
-	key := trackerKey{Kind: model.KindRouteDeviation, Subject: v.trip.trip.ID + jurisdictionSubject}
+	key := v.trip.jurisdictionKey
 	t, tracked := v.trackers[key]
 	if !v.trip.local(env.zones) {
 		if !tracked {

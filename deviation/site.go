@@ -1,7 +1,6 @@
 package deviation
 
 import (
-	"maps"
 	"math"
 	"slices"
 	"time"
@@ -154,7 +153,15 @@ func (siteRule) evaluate(env *evalEnv, v *vehicle, f *model.Fix, out []model.Dev
 	if f.Has&model.HasAccuracy != 0 {
 		margin = math.Max(margin, f.AccuracyM)
 	}
-	for _, id := range slices.Sorted(maps.Keys(st.Visits)) {
+	// Visits are stepped in ID order, so trip events come out the same
+	// after a restart; the scratch slice spares an allocation per fix.
+	ids := v.siteScratch[:0]
+	for id := range st.Visits {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	v.siteScratch = ids
+	for _, id := range ids {
 		visit := st.Visits[id]
 		z, ok := env.zones.Lookup(id)
 		if !ok || z.Kind != geofence.KindSite {

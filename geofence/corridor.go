@@ -162,18 +162,20 @@ func (c *Corridor) Distance(lat, lon float64) (metres float64, segment int) {
 	pc, pr := int(fc), int(fr)
 	maxRing := max(pc, c.cols-1-pc, pr, c.rows-1-pr, startRing)
 
-	best, bestSeg := math.Inf(1), -1
+	bestSq, bestSeg := math.Inf(1), -1
 	for k := startRing; k <= maxRing; k++ {
-		c.scanRing(pc, pr, k, px, py, &best, &bestSeg)
+		c.scanRing(pc, pr, k, px, py, &bestSq, &bestSeg)
 		// Any cell of ring k+1 or beyond is at least k cells away.
-		if best <= float64(k)*c.cellM {
+		if ringM := float64(k) * c.cellM; bestSq <= ringM*ringM {
 			break
 		}
 	}
-	return best, bestSeg
+	return math.Sqrt(bestSq), bestSeg
 }
 
-func (c *Corridor) scanRing(pc, pr, k int, px, py float64, best *float64, bestSeg *int) {
+// scanRing visits the cells of ring k around cell (pc, pr) and lowers
+// bestSq, the squared distance to the nearest segment so far, and bestSeg.
+func (c *Corridor) scanRing(pc, pr, k int, px, py float64, bestSq *float64, bestSeg *int) {
 	for r := pr - k; r <= pr+k; r++ {
 		if r < 0 || r >= c.rows {
 			continue
@@ -189,13 +191,13 @@ func (c *Corridor) scanRing(pc, pr, k int, px, py float64, best *float64, bestSe
 			}
 			cell := r*c.cols + col
 			items := c.cellItems[c.cellStart[cell]:c.cellStart[cell+1]]
-			if len(items) == 0 || c.cellGapSquared(col, r, px, py) >= *best**best {
+			if len(items) == 0 || c.cellGapSquared(col, r, px, py) >= *bestSq {
 				continue
 			}
 			for _, s := range items {
-				d := segmentDistance(px, py, c.xs[s], c.ys[s], c.xs[s+1], c.ys[s+1])
-				if d < *best || (d == *best && int(s) < *bestSeg) {
-					*best, *bestSeg = d, int(s)
+				d := segmentDistanceSquared(px, py, c.xs[s], c.ys[s], c.xs[s+1], c.ys[s+1])
+				if d < *bestSq || (d == *bestSq && int(s) < *bestSeg) {
+					*bestSq, *bestSeg = d, int(s)
 				}
 			}
 		}

@@ -47,6 +47,12 @@ func (p localPlane) project(lat, lon float64) (x, y float64) {
 // segmentDistance returns the distance from (px, py) to the segment from
 // (ax, ay) to (bx, by), all in the same planar unit.
 func segmentDistance(px, py, ax, ay, bx, by float64) float64 {
+	return math.Sqrt(segmentDistanceSquared(px, py, ax, ay, bx, by))
+}
+
+// segmentDistanceSquared is segmentDistance squared, for comparisons that
+// need no square root per segment.
+func segmentDistanceSquared(px, py, ax, ay, bx, by float64) float64 {
 	dx, dy := bx-ax, by-ay
 	l2 := dx*dx + dy*dy
 	t := 0.0
@@ -55,5 +61,5 @@ func segmentDistance(px, py, ax, ay, bx, by float64) float64 {
 		t = math.Max(0, math.Min(1, t))
 	}
 	ex, ey := ax+t*dx-px, ay+t*dy-py
-	return math.Sqrt(ex*ex + ey*ey)
+	return ex*ex + ey*ey
 }
