@@ -78,8 +78,13 @@ type Result struct {
 	// Fixes are the accepted fixes in payload order, with Time and
 	// ReceivedAt in UTC. Ordering by fix time is the caller's job.
 	Fixes []model.Fix
-	// Rejects lists every problem found; see RejectError.
+	// Rejects lists every problem that cost a fix or the whole payload;
+	// see RejectError.
 	Rejects []*RejectError
+	// Dropped lists the optional measurement fields (alt, speed, heading,
+	// sats, hdop, accuracy, odometer; OwnTracks acc, alt, vel, cog) left
+	// out of fixes that were accepted without them, each with its reason.
+	Dropped []*RejectError
 	// Ignored is the OwnTracks message type of a well-formed message that
 	// carries no position, such as "lwt" or "transition". Types outside
 	// the published OwnTracks set are reported as "other", so the value is

@@ -91,31 +91,31 @@ func (d *fixDecoder) decodeObject(v *fastjson.Value, index int) {
 		case fieldLon:
 			lon, _ = c.float(name, fv)
 		case fieldAlt:
-			if fix.AltM, ok = c.floatIn(name, fv, minAltM, maxAltM); ok {
+			if fix.AltM, ok = c.optionalFloatIn(name, fv, minAltM, maxAltM); ok {
 				fix.Has |= model.HasAlt
 			}
 		case fieldSpeed:
-			if fix.SpeedKmh, ok = c.floatIn(name, fv, minSpeedKmh, maxSpeedKmh); ok {
+			if fix.SpeedKmh, ok = c.optionalFloatIn(name, fv, minSpeedKmh, maxSpeedKmh); ok {
 				fix.Has |= model.HasSpeed
 			}
 		case fieldHeading:
-			if fix.HeadingDeg, ok = c.floatIn(name, fv, minHeadingDeg, maxHeadingD); ok {
+			if fix.HeadingDeg, ok = c.optionalFloatIn(name, fv, minHeadingDeg, maxHeadingD); ok {
 				fix.Has |= model.HasHeading
 			}
 		case fieldValid:
 			fix.Valid, _ = c.boolean(name, fv)
 		case fieldSats:
 			var n uint64
-			if n, ok = c.unsigned(name, fv, maxSats); ok {
+			if n, ok = c.optionalUnsigned(name, fv, maxSats); ok {
 				fix.Sats = int(n)
 				fix.Has |= model.HasSats
 			}
 		case fieldHDOP:
-			if fix.HDOP, ok = c.floatIn(name, fv, 0, math.Inf(1)); ok {
+			if fix.HDOP, ok = c.optionalFloatIn(name, fv, 0, math.Inf(1)); ok {
 				fix.Has |= model.HasHDOP
 			}
 		case fieldAccuracy:
-			if fix.AccuracyM, ok = c.floatIn(name, fv, 0, math.Inf(1)); ok {
+			if fix.AccuracyM, ok = c.optionalFloatIn(name, fv, 0, math.Inf(1)); ok {
 				fix.Has |= model.HasAccuracy
 			}
 		case fieldACC:
@@ -123,7 +123,7 @@ func (d *fixDecoder) decodeObject(v *fastjson.Value, index int) {
 				fix.Has |= model.HasACC
 			}
 		case fieldOdometer:
-			if fix.OdometerKm, ok = c.floatIn(name, fv, 0, maxOdometerKm); ok {
+			if fix.OdometerKm, ok = c.optionalFloatIn(name, fv, 0, maxOdometerKm); ok {
 				fix.Has |= model.HasOdometer
 			}
 		case fieldAlarm:
@@ -162,13 +162,17 @@ func (d *fixDecoder) decodeObject(v *fastjson.Value, index int) {
 		fix.Time, _ = d.fixTime(&c, timeValue)
 	}
 
+	for _, r := range c.dropped {
+		r.Seq, r.HasSeq = fix.Seq, fix.Has&model.HasSeq != 0
+	}
 	if c.failed() {
 		for _, r := range c.rejects {
 			r.Seq, r.HasSeq = fix.Seq, fix.Has&model.HasSeq != 0
 		}
-		d.res.Rejects = append(d.res.Rejects, c.rejects...)
+		d.res.Rejects = append(append(d.res.Rejects, c.rejects...), c.dropped...)
 		return
 	}
+	d.res.Dropped = append(d.res.Dropped, c.dropped...)
 	d.res.Fixes = append(d.res.Fixes, fix)
 }
 

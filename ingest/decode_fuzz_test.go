@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 )
@@ -70,19 +71,22 @@ func checkRejects(t *testing.T, res Result, payload []byte) {
 	if len(res.Fixes) == 0 && len(res.Rejects) == 0 && res.Ignored == "" {
 		t.Fatalf("payload %q neither accepted, rejected nor ignored", payload)
 	}
-	for _, r := range res.Rejects {
+	for _, r := range append(slices.Clone(res.Rejects), res.Dropped...) {
 		if r.Reason == ReasonUnknown || r.Reason >= reasonCount {
-			t.Errorf("rejection with reason %d: %v", r.Reason, r)
+			t.Errorf("problem with reason %d: %v", r.Reason, r)
 		}
 		if r.Message == "" {
-			t.Errorf("rejection without message: %+v", r)
+			t.Errorf("problem without message: %+v", r)
 		}
 		if r.Index < -1 {
-			t.Errorf("rejection index %d", r.Index)
+			t.Errorf("problem index %d", r.Index)
 		}
 	}
-	if out := ErrorPayload(res.Rejects); !json.Valid(out) {
-		t.Errorf("ErrorPayload is not valid JSON: %q", out)
+	if len(res.Dropped) > 0 && len(res.Fixes) == 0 {
+		t.Errorf("fields dropped %v from no accepted fix", res.Dropped)
+	}
+	if out := ReplyPayload(res.Rejects, res.Dropped); !json.Valid(out) {
+		t.Errorf("ReplyPayload is not valid JSON: %q", out)
 	}
 }
 

@@ -91,11 +91,12 @@ func DecodeOwnTracks(terminal string, payload []byte, receivedAt time.Time, lim 
 	rules := newTimeRules(lim, receivedAt)
 	fix, ok := decodeOwnTracksLocation(&c, v, receivedAt, &rules)
 	if !ok {
-		res.Rejects = c.rejects
+		res.Rejects = append(c.rejects, c.dropped...)
 		return res
 	}
 	fix.Terminal = terminal
 	res.Fixes = []model.Fix{fix}
+	res.Dropped = c.dropped
 	return res
 }
 
@@ -131,12 +132,12 @@ func decodeOwnTracksLocation(c *objectCheck, v *fastjson.Value, receivedAt time.
 
 	var ok bool
 	if acc := present(obj, "acc"); acc != nil {
-		if fix.AccuracyM, ok = c.floatIn("acc", acc, 0, math.Inf(1)); ok {
+		if fix.AccuracyM, ok = c.optionalFloatIn("acc", acc, 0, math.Inf(1)); ok {
 			fix.Has |= model.HasAccuracy
 		}
 	}
 	if alt := present(obj, "alt"); alt != nil {
-		if fix.AltM, ok = c.floatIn("alt", alt, minAltM, maxAltM); ok {
+		if fix.AltM, ok = c.optionalFloatIn("alt", alt, minAltM, maxAltM); ok {
 			fix.Has |= model.HasAlt
 		}
 	}
@@ -164,14 +165,20 @@ func present(obj *fastjson.Object, key string) *fastjson.Value {
 	return v
 }
 
-// unknownOrIn reads an OwnTracks number where -1 means "unknown": it
-// returns ok false without a rejection for -1, and checks lo..hi otherwise.
+// unknownOrIn reads an optional OwnTracks number where -1 means
+// "unknown": it returns ok false with no problem for -1, and records a
+// value of the wrong type or outside lo..hi in c.dropped.
 func unknownOrIn(c *objectCheck, field string, v *fastjson.Value, lo, hi float64) (float64, bool) {
-	f, ok := c.float(field, v)
-	if !ok || f == -1 {
+	sub := objectCheck{index: c.index}
+	f, ok := sub.float(field, v)
+	if ok && f == -1 {
 		return 0, false
 	}
-	return f, c.inRange(field, f, lo, hi, "-1 means unknown")
+	if !ok || !sub.inRange(field, f, lo, hi, "-1 means unknown") {
+		c.dropped = append(c.dropped, sub.rejects...)
+		return 0, false
+	}
+	return f, true
 }
 
 // ownTracksTime decodes tst: Unix seconds as a JSON number, or as a string

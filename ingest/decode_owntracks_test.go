@@ -136,12 +136,6 @@ func TestDecodeOwnTracksRejects(t *testing.T) {
 		{"tst future", loc(`"tst":1706858765`), ReasonFutureTime, "tst", -1, "after the receive time"},
 		{"tst zero", loc(`"tst":0`), ReasonTooOld, "tst", -1, "1970-01-01T00:00:00Z is before the earliest accepted time"},
 		{"tst overflow", loc(`"tst":1e400`), ReasonNotFinite, "tst", -1, "not a finite float64"},
-		{"acc negative", loc(`"tst":1706858149,"acc":-5`), ReasonOutOfRange, "acc", -1, "acc -5 is below the minimum of 0"},
-		{"acc string", loc(`"tst":1706858149,"acc":"5"`), ReasonWrongType, "acc", -1, "acc must be a number"},
-		{"alt high", loc(`"tst":1706858149,"alt":12000`), ReasonOutOfRange, "alt", -1, "alt 12000 is outside -500..9000"},
-		{"vel negative", loc(`"tst":1706858149,"vel":-2`), ReasonOutOfRange, "vel", -1, "vel -2 is outside 0..400; -1 means unknown"},
-		{"vel high", loc(`"tst":1706858149,"vel":900`), ReasonOutOfRange, "vel", -1, "vel 900 is outside 0..400"},
-		{"cog high", loc(`"tst":1706858149,"cog":361`), ReasonOutOfRange, "cog", -1, "cog 361 is outside 0..360"},
 		{"too large", loc(`"tst":1706858149,"pad":"` + strings.Repeat("x", DefaultMaxPayloadBytes) + `"`), ReasonPayloadTooLarge, "", -1, "exceeds the maximum"},
 	}
 	for _, tt := range tests {
@@ -333,4 +327,25 @@ func receivedForDoc(t *testing.T, line []byte) time.Time {
 		t.Fatalf("tst %q: %v", doc.Tst, err)
 	}
 	return time.Unix(tst+30, 0).UTC()
+}
+
+// TestDecodeOwnTracksDropsBadOptionalField feeds optional measurement fields that are of the wrong type or out
+// of range: the fix is kept without that field, and the problem is listed
+// in Dropped with its reason.
+func TestDecodeOwnTracksDropsBadOptionalField(t *testing.T) {
+	loc := func(fields string) string { return `{"_type":"location","lat":48.85,"lon":2.29,` + fields + `}` }
+	tests := []rejectCase{
+		{"acc negative", loc(`"tst":1706858149,"acc":-5`), ReasonOutOfRange, "acc", -1, "acc -5 is below the minimum of 0"},
+		{"acc string", loc(`"tst":1706858149,"acc":"5"`), ReasonWrongType, "acc", -1, "acc must be a number"},
+		{"alt high", loc(`"tst":1706858149,"alt":12000`), ReasonOutOfRange, "alt", -1, "alt 12000 is outside -500..9000"},
+		{"vel negative", loc(`"tst":1706858149,"vel":-2`), ReasonOutOfRange, "vel", -1, "vel -2 is outside 0..400; -1 means unknown"},
+		{"vel high", loc(`"tst":1706858149,"vel":900`), ReasonOutOfRange, "vel", -1, "vel 900 is outside 0..400"},
+		{"cog high", loc(`"tst":1706858149,"cog":361`), ReasonOutOfRange, "cog", -1, "cog 361 is outside 0..360"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := DecodeOwnTracks(testTerminal, []byte(tt.payload), otReceived, DefaultLimits())
+			assertDropped(t, res, tt)
+		})
+	}
 }

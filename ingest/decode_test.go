@@ -293,17 +293,9 @@ func TestDecodeFixRejects(t *testing.T) {
 		{"lon as array", fixObject(map[string]string{"lon": `[120.0]`}), ReasonWrongType, "lon", -1, "got an array"},
 		{"time as bool", fixObject(map[string]string{"time": `false`}), ReasonWrongType, "time", -1, "got false"},
 		{"time as object", fixObject(map[string]string{"time": `{}`}), ReasonWrongType, "time", -1, "got an object"},
-		{"alt as string", fixObject(map[string]string{"alt": `"96"`}), ReasonWrongType, "alt", -1, "alt must be a number"},
-		{"speed as string", fixObject(map[string]string{"speed": `"42"`}), ReasonWrongType, "speed", -1, "speed must be a number"},
-		{"heading as string", fixObject(map[string]string{"heading": `"N"`}), ReasonWrongType, "heading", -1, "heading must be a number"},
 		{"valid as number", fixObject(map[string]string{"valid": `1`}), ReasonWrongType, "valid", -1, "valid must be true or false, got number 1"},
 		{"valid as string", fixObject(map[string]string{"valid": `"true"`}), ReasonWrongType, "valid", -1, "valid must be true or false"},
-		{"sats fractional", fixObject(map[string]string{"sats": `11.5`}), ReasonWrongType, "sats", -1, "sats 11.5 is not an integer"},
-		{"sats as string", fixObject(map[string]string{"sats": `"11"`}), ReasonWrongType, "sats", -1, "sats must be an integer"},
-		{"hdop as string", fixObject(map[string]string{"hdop": `"0.9"`}), ReasonWrongType, "hdop", -1, "hdop must be a number"},
-		{"accuracy as bool", fixObject(map[string]string{"accuracy": `true`}), ReasonWrongType, "accuracy", -1, "accuracy must be a number"},
 		{"acc as number", fixObject(map[string]string{"acc": `1`}), ReasonWrongType, "acc", -1, "acc must be true or false"},
-		{"odometer as string", fixObject(map[string]string{"odometer": `"1"`}), ReasonWrongType, "odometer", -1, "odometer must be a number"},
 		{"alarm fractional", fixObject(map[string]string{"alarm": `0.5`}), ReasonWrongType, "alarm", -1, "alarm 0.5 is not an integer"},
 		{"status as string", fixObject(map[string]string{"status": `"3"`}), ReasonWrongType, "status", -1, "status must be an integer"},
 		{"seq as string", fixObject(map[string]string{"seq": `"4711"`}), ReasonWrongType, "seq", -1, "seq must be an integer"},
@@ -313,23 +305,10 @@ func TestDecodeFixRejects(t *testing.T) {
 		{"lat swapped", fixObject(map[string]string{"lat": `121.47`, "lon": `31.23`}), ReasonOutOfRange, "lat", -1, "lat 121.47 is outside -90..90; coordinates may be swapped"},
 		{"lat far out", fixObject(map[string]string{"lat": `-270.6`}), ReasonOutOfRange, "lat", -1, "lat -270.6 is outside -90..90"},
 		{"lon out", fixObject(map[string]string{"lon": `-270.608`}), ReasonOutOfRange, "lon", -1, "lon -270.608 is outside -180..180"},
-		{"alt low", fixObject(map[string]string{"alt": `-501`}), ReasonOutOfRange, "alt", -1, "alt -501 is outside -500..9000"},
-		{"alt high", fixObject(map[string]string{"alt": `9000.5`}), ReasonOutOfRange, "alt", -1, "alt 9000.5 is outside -500..9000"},
-		{"speed negative", fixObject(map[string]string{"speed": `-1`}), ReasonOutOfRange, "speed", -1, "speed -1 is outside 0..400"},
-		{"speed high", fixObject(map[string]string{"speed": `401`}), ReasonOutOfRange, "speed", -1, "speed 401 is outside 0..400"},
-		{"heading negative", fixObject(map[string]string{"heading": `-0.1`}), ReasonOutOfRange, "heading", -1, "heading -0.1 is outside 0..360"},
-		{"heading high", fixObject(map[string]string{"heading": `360.5`}), ReasonOutOfRange, "heading", -1, "heading 360.5 is outside 0..360"},
-		{"sats high", fixObject(map[string]string{"sats": `256`}), ReasonOutOfRange, "sats", -1, "sats 256 is outside 0..255"},
-		{"sats negative", fixObject(map[string]string{"sats": `-1`}), ReasonOutOfRange, "sats", -1, "sats -1 is outside 0..255"},
-		{"hdop negative", fixObject(map[string]string{"hdop": `-0.5`}), ReasonOutOfRange, "hdop", -1, "hdop -0.5 is below the minimum of 0"},
-		{"accuracy negative", fixObject(map[string]string{"accuracy": `-3`}), ReasonOutOfRange, "accuracy", -1, "accuracy -3 is below the minimum of 0"},
-		{"odometer negative", fixObject(map[string]string{"odometer": `-1`}), ReasonOutOfRange, "odometer", -1, "odometer -1 is outside 0..429496729.5"},
 		{"alarm above word", fixObject(map[string]string{"alarm": `4294967296`}), ReasonOutOfRange, "alarm", -1, "alarm 4294967296 is outside 0..4294967295"},
 		{"status negative", fixObject(map[string]string{"status": `-3`}), ReasonOutOfRange, "status", -1, "status -3 is outside 0..4294967295"},
 		{"seq above uint64", fixObject(map[string]string{"seq": `18446744073709551616`}), ReasonOutOfRange, "seq", -1, "is outside 0..18446744073709551615"},
 		{"lat overflow", fixObject(map[string]string{"lat": `1e400`}), ReasonNotFinite, "lat", -1, "lat 1e400 is not a finite float64"},
-		{"speed overflow", fixObject(map[string]string{"speed": `-1e999`}), ReasonNotFinite, "speed", -1, "speed -1e999 is not a finite float64"},
-		{"sats overflow", fixObject(map[string]string{"sats": `1e400`}), ReasonNotFinite, "sats", -1, "not a finite float64"},
 		{"time overflow", fixObject(map[string]string{"time": `1e400`}), ReasonNotFinite, "time", -1, "not a finite float64"},
 		{"time no offset", fixObject(map[string]string{"time": `"2026-12-04T09:30:05"`}), ReasonBadTime, "time", -1, "has no UTC offset; add one such as +08:00 or Z"},
 		{"time date only", fixObject(map[string]string{"time": `"2026-12-04"`}), ReasonBadTime, "time", -1, "is not an RFC 3339 time"},
@@ -548,11 +527,13 @@ func TestDecodeFixBatchMixed(t *testing.T) {
 		seq    uint64
 		hasSeq bool
 	}
+	// Fix 4 is rejected for its time; its speed, which alone would only
+	// be dropped, is listed after that.
 	want := []got{
 		{1, "lat", ReasonOutOfRange, 2, true},
 		{2, "", ReasonNotObject, 0, false},
-		{4, "speed", ReasonOutOfRange, 5, true},
 		{4, "time", ReasonBadTime, 5, true},
+		{4, "speed", ReasonOutOfRange, 5, true},
 		{6, "", ReasonNotObject, 0, false},
 	}
 	if len(res.Rejects) != len(want) {
@@ -670,5 +651,75 @@ func checkInvariants(t testing.TB, f *model.Fix, received time.Time, lim Limits)
 		if f.Has&u.bit == 0 && !u.zero {
 			t.Errorf("%s is set but its Has bit is not", u.name)
 		}
+	}
+}
+
+// TestDecodeFixDropsBadOptionalField feeds optional measurement fields that are of the wrong type or out
+// of range: the fix is kept without that field, and the problem is listed
+// in Dropped with its reason.
+func TestDecodeFixDropsBadOptionalField(t *testing.T) {
+	tests := []rejectCase{
+		{"alt as string", fixObject(map[string]string{"alt": `"96"`}), ReasonWrongType, "alt", -1, "alt must be a number"},
+		{"speed as string", fixObject(map[string]string{"speed": `"42"`}), ReasonWrongType, "speed", -1, "speed must be a number"},
+		{"heading as string", fixObject(map[string]string{"heading": `"N"`}), ReasonWrongType, "heading", -1, "heading must be a number"},
+		{"sats fractional", fixObject(map[string]string{"sats": `11.5`}), ReasonWrongType, "sats", -1, "sats 11.5 is not an integer"},
+		{"sats as string", fixObject(map[string]string{"sats": `"11"`}), ReasonWrongType, "sats", -1, "sats must be an integer"},
+		{"hdop as string", fixObject(map[string]string{"hdop": `"0.9"`}), ReasonWrongType, "hdop", -1, "hdop must be a number"},
+		{"accuracy as bool", fixObject(map[string]string{"accuracy": `true`}), ReasonWrongType, "accuracy", -1, "accuracy must be a number"},
+		{"odometer as string", fixObject(map[string]string{"odometer": `"1"`}), ReasonWrongType, "odometer", -1, "odometer must be a number"},
+		{"alt low", fixObject(map[string]string{"alt": `-501`}), ReasonOutOfRange, "alt", -1, "alt -501 is outside -500..9000"},
+		{"alt high", fixObject(map[string]string{"alt": `9000.5`}), ReasonOutOfRange, "alt", -1, "alt 9000.5 is outside -500..9000"},
+		{"speed negative", fixObject(map[string]string{"speed": `-1`}), ReasonOutOfRange, "speed", -1, "speed -1 is outside 0..400"},
+		{"speed high", fixObject(map[string]string{"speed": `401`}), ReasonOutOfRange, "speed", -1, "speed 401 is outside 0..400"},
+		{"heading negative", fixObject(map[string]string{"heading": `-0.1`}), ReasonOutOfRange, "heading", -1, "heading -0.1 is outside 0..360"},
+		{"heading high", fixObject(map[string]string{"heading": `360.5`}), ReasonOutOfRange, "heading", -1, "heading 360.5 is outside 0..360"},
+		{"sats high", fixObject(map[string]string{"sats": `256`}), ReasonOutOfRange, "sats", -1, "sats 256 is outside 0..255"},
+		{"sats negative", fixObject(map[string]string{"sats": `-1`}), ReasonOutOfRange, "sats", -1, "sats -1 is outside 0..255"},
+		{"hdop negative", fixObject(map[string]string{"hdop": `-0.5`}), ReasonOutOfRange, "hdop", -1, "hdop -0.5 is below the minimum of 0"},
+		{"accuracy negative", fixObject(map[string]string{"accuracy": `-3`}), ReasonOutOfRange, "accuracy", -1, "accuracy -3 is below the minimum of 0"},
+		{"odometer negative", fixObject(map[string]string{"odometer": `-1`}), ReasonOutOfRange, "odometer", -1, "odometer -1 is outside 0..429496729.5"},
+		{"speed overflow", fixObject(map[string]string{"speed": `-1e999`}), ReasonNotFinite, "speed", -1, "speed -1e999 is not a finite float64"},
+		{"sats overflow", fixObject(map[string]string{"sats": `1e400`}), ReasonNotFinite, "sats", -1, "not a finite float64"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := DecodeFix(testTerminal, []byte(tt.payload), testReceived, DefaultLimits())
+			assertDropped(t, res, tt)
+		})
+	}
+}
+
+// assertDropped checks that res kept exactly one fix, without the field
+// of tt, and listed that field in Dropped with the reason and message of
+// tt.
+func assertDropped(t *testing.T, res Result, tt rejectCase) {
+	t.Helper()
+	if len(res.Rejects) != 0 {
+		t.Errorf("rejected %v, want the fix kept", res.Rejects)
+	}
+	if len(res.Fixes) != 1 {
+		t.Fatalf("accepted %d fixes, want 1", len(res.Fixes))
+	}
+	if len(res.Dropped) != 1 {
+		t.Fatalf("dropped %v, want one entry for %s", res.Dropped, tt.field)
+	}
+	d := res.Dropped[0]
+	if d.Reason != tt.reason || d.Field != tt.field || d.Index != tt.index || !strings.Contains(d.Message, tt.message) {
+		t.Errorf("dropped %s %s at %d %q, want %s %s at %d containing %q", d.Field, d.Reason, d.Index, d.Message, tt.field, tt.reason, tt.index, tt.message)
+	}
+	f := res.Fixes[0]
+	has := map[string]model.FieldSet{
+		"alt": model.HasAlt, "speed": model.HasSpeed, "heading": model.HasHeading, "sats": model.HasSats,
+		"hdop": model.HasHDOP, "accuracy": model.HasAccuracy, "odometer": model.HasOdometer,
+		"acc": model.HasAccuracy, "vel": model.HasSpeed, "cog": model.HasHeading,
+	}[tt.field]
+	if has == 0 {
+		t.Fatalf("no presence bit known for %s", tt.field)
+	}
+	if f.Has&has != 0 {
+		t.Errorf("fix still has %s", tt.field)
+	}
+	if f.AltM != 0 || f.SpeedKmh != 0 || f.HeadingDeg != 0 || f.Sats != 0 || f.HDOP != 0 || f.AccuracyM != 0 || f.OdometerKm != 0 {
+		t.Errorf("fix keeps a dropped value: %+v", f)
 	}
 }

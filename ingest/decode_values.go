@@ -33,6 +33,10 @@ const (
 type objectCheck struct {
 	index   int
 	rejects []*RejectError
+	// dropped lists the problems of optional measurement fields. They
+	// cost the fix only that field (see optionalFloatIn), unless the fix
+	// is rejected for another reason, when they join rejects.
+	dropped []*RejectError
 }
 
 func (c *objectCheck) fail(reason Reason, field, message string) {
@@ -74,6 +78,32 @@ func (c *objectCheck) floatIn(field string, v *fastjson.Value, lo, hi float64) (
 		return 0, false
 	}
 	return f, c.inRange(field, f, lo, hi, "")
+}
+
+// optionalFloatIn is floatIn for a measurement the fix can do without,
+// such as alt or heading. A bad value is recorded in dropped and the fix
+// is kept: losing a position over a receiver's odd altitude would lose
+// more than it protects.
+func (c *objectCheck) optionalFloatIn(field string, v *fastjson.Value, lo, hi float64) (float64, bool) {
+	sub := objectCheck{index: c.index}
+	f, ok := sub.floatIn(field, v, lo, hi)
+	if !ok {
+		c.dropped = append(c.dropped, sub.rejects...)
+		return 0, false
+	}
+	return f, true
+}
+
+// optionalUnsigned is unsigned for a measurement the fix can do without;
+// see optionalFloatIn.
+func (c *objectCheck) optionalUnsigned(field string, v *fastjson.Value, hi uint64) (uint64, bool) {
+	sub := objectCheck{index: c.index}
+	n, ok := sub.unsigned(field, v, hi)
+	if !ok {
+		c.dropped = append(c.dropped, sub.rejects...)
+		return 0, false
+	}
+	return n, true
 }
 
 // inRange checks lo <= f <= hi; an infinite bound is open on that side.

@@ -246,8 +246,8 @@ func (p *Pipeline) HandlePublish(msg broker.Message) error {
 		}
 	})
 
-	if len(res.Rejects) > 0 {
-		p.reply(msg.Terminal, res.Rejects)
+	if len(res.Rejects) > 0 || len(res.Dropped) > 0 {
+		p.reply(msg.Terminal, res.Rejects, res.Dropped)
 	}
 	if done == nil {
 		return nil
@@ -279,25 +279,36 @@ func (p *Pipeline) account(msg broker.Message, res *Result) {
 	for _, r := range res.Rejects {
 		p.metrics.rejected.WithLabelValues(r.Reason.String()).Inc()
 	}
-	if len(res.Rejects) == 0 {
+	for _, r := range res.Dropped {
+		p.metrics.dropped.WithLabelValues(r.Field, r.Reason.String()).Inc()
+	}
+	if len(res.Rejects) == 0 && len(res.Dropped) == 0 {
 		return
 	}
 	if !p.rejectLog.Allow() {
 		p.suppressed.Add(1)
 		return
 	}
+	if len(res.Rejects) == 0 {
+		first := res.Dropped[0]
+		p.log.Warn("fix fields dropped",
+			"vehicle_id", msg.Terminal, "topic", msg.Topic, "dropped", len(res.Dropped),
+			"accepted", len(res.Fixes), "field", first.Field, "reason", first.Reason.String(), "err", first,
+			"similar_suppressed", p.suppressed.Swap(0))
+		return
+	}
 	first := res.Rejects[0]
 	p.log.Warn("payload rejected",
 		"vehicle_id", msg.Terminal, "topic", msg.Topic, "rejected", len(res.Rejects),
-		"accepted", len(res.Fixes), "reason", first.Reason.String(), "err", first,
+		"accepted", len(res.Fixes), "dropped", len(res.Dropped), "reason", first.Reason.String(), "err", first,
 		"similar_suppressed", p.suppressed.Swap(0))
 }
 
-func (p *Pipeline) reply(terminal string, rejects []*RejectError) {
+func (p *Pipeline) reply(terminal string, rejects, dropped []*RejectError) {
 	if p.opts.Reply == nil {
 		return
 	}
-	if err := p.opts.Reply(broker.ErrorTopic(terminal), ErrorPayload(rejects)); err != nil {
+	if err := p.opts.Reply(broker.ErrorTopic(terminal), ReplyPayload(rejects, dropped)); err != nil {
 		p.log.Debug("rejection notice not published", "vehicle_id", terminal, "err", err)
 	}
 }

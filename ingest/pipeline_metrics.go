@@ -8,6 +8,7 @@ type pipelineMetrics struct {
 	fixesStored   prometheus.Counter
 	duplicates    prometheus.Counter
 	rejected      *prometheus.CounterVec
+	dropped       *prometheus.CounterVec
 	storeLatency  prometheus.Histogram
 	queueDepth    func() float64
 }
@@ -19,6 +20,7 @@ func newPipelineMetrics() *pipelineMetrics {
 		fixesStored:   prometheus.NewCounter(prometheus.CounterOpts{Name: "hwtrack_fixes_stored_total", Help: "Fixes written to the store (duplicates excluded)."}),
 		duplicates:    prometheus.NewCounter(prometheus.CounterOpts{Name: "hwtrack_fixes_duplicate_total", Help: "Fixes already stored under the same vehicle, fix time and seq."}),
 		rejected:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hwtrack_fixes_rejected_total", Help: "Rejected fixes and payloads by reason."}, []string{"reason"}),
+		dropped:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hwtrack_fix_fields_dropped_total", Help: "Optional fields left out of accepted fixes, by field and reason."}, []string{"field", "reason"}),
 		storeLatency:  prometheus.NewHistogram(prometheus.HistogramOpts{Name: "hwtrack_ingest_batch_seconds", Help: "Time to evaluate and store one worker batch.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
 	}
 	for _, r := range Reasons() {
@@ -31,5 +33,5 @@ func newPipelineMetrics() *pipelineMetrics {
 func (p *Pipeline) Collectors() []prometheus.Collector {
 	m := p.metrics
 	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hwtrack_ingest_queue_depth", Help: "Messages waiting in the vehicle workers' queues."}, m.queueDepth)
-	return []prometheus.Collector{m.messages, m.fixesAccepted, m.fixesStored, m.duplicates, m.rejected, m.storeLatency, depth}
+	return []prometheus.Collector{m.messages, m.fixesAccepted, m.fixesStored, m.duplicates, m.rejected, m.dropped, m.storeLatency, depth}
 }

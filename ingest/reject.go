@@ -133,7 +133,9 @@ type errorEntry struct {
 type errorDocument struct {
 	RawSeq   *uint64      `json:"raw_seq,omitempty"`
 	Rejected []errorEntry `json:"rejected"`
-	// Omitted counts the rejections left out beyond maxErrorEntries.
+	// Dropped lists optional fields left out of fixes that were kept.
+	Dropped []errorEntry `json:"dropped,omitempty"`
+	// Omitted counts the entries left out beyond maxErrorEntries.
 	Omitted int `json:"omitted,omitempty"`
 }
 
@@ -147,16 +149,47 @@ type errorDocument struct {
 // original bytes. Only the first value is used. At most 100 entries are
 // written, and "omitted" counts the rest.
 func ErrorPayload(rejects []*RejectError, rawSeq ...uint64) []byte {
-	doc := errorDocument{Rejected: make([]errorEntry, 0, min(len(rejects), maxErrorEntries))}
+	doc := errorDocument{}
 	if len(rawSeq) > 0 {
 		doc.RawSeq = &rawSeq[0]
 	}
+	return encodeErrors(&doc, rejects, nil)
+}
 
-	for _, r := range rejects {
+// ReplyPayload is ErrorPayload with the optional fields dropped from
+// accepted fixes listed under "dropped", for example
+//
+//	{"rejected":[],"dropped":[{"index":-1,"field":"alt","reason":"out_of_range","message":"alt -840 is outside -500..9000","seq":12}]}
+//
+// The 100 entries are shared, rejections first.
+func ReplyPayload(rejects, dropped []*RejectError) []byte {
+	return encodeErrors(&errorDocument{}, rejects, dropped)
+}
+
+func encodeErrors(doc *errorDocument, rejects, dropped []*RejectError) []byte {
+	doc.Rejected = appendEntries(doc, make([]errorEntry, 0, min(len(rejects), maxErrorEntries)), rejects)
+	if len(dropped) > 0 {
+		doc.Dropped = appendEntries(doc, nil, dropped)
+	}
+
+	// The document holds only strings, integers and slices of them, so
+	// encoding/json does not fail on it. The fallback keeps the reply valid
+	// JSON should that ever change.
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return []byte(`{"rejected":[]}`)
+	}
+	return out
+}
+
+// appendEntries appends errs to list while the document holds fewer than
+// maxErrorEntries entries, and counts the rest in doc.Omitted.
+func appendEntries(doc *errorDocument, list []errorEntry, errs []*RejectError) []errorEntry {
+	for _, r := range errs {
 		if r == nil {
 			continue
 		}
-		if len(doc.Rejected) == maxErrorEntries {
+		if len(doc.Rejected)+len(doc.Dropped)+len(list) >= maxErrorEntries {
 			doc.Omitted++
 			continue
 		}
@@ -170,15 +203,7 @@ func ErrorPayload(rejects []*RejectError, rawSeq ...uint64) []byte {
 			seq := r.Seq
 			entry.Seq = &seq
 		}
-		doc.Rejected = append(doc.Rejected, entry)
+		list = append(list, entry)
 	}
-
-	// The document holds only strings, integers and slices of them, so
-	// encoding/json does not fail on it. The fallback keeps the reply valid
-	// JSON should that ever change.
-	out, err := json.Marshal(doc)
-	if err != nil {
-		return []byte(`{"rejected":[]}`)
-	}
-	return out
+	return list
 }

@@ -142,3 +142,42 @@ func TestErrorPayload(t *testing.T) {
 		}
 	})
 }
+
+func TestReplyPayloadListsDroppedFields(t *testing.T) {
+	payload := `[{"time":1796347805000,"lat":28.1,"lon":120.1,"alt":-840,"seq":12},
+		{"time":1796347806000,"lat":128.1,"lon":120.1,"seq":13}]`
+	res := DecodeFix(testTerminal, []byte(payload), testReceived, DefaultLimits())
+	if len(res.Fixes) != 1 || len(res.Rejects) != 1 || len(res.Dropped) != 1 {
+		t.Fatalf("got %d fixes, rejects %v, dropped %v; want one of each", len(res.Fixes), res.Rejects, res.Dropped)
+	}
+	var doc struct {
+		Rejected []struct {
+			Index  int    `json:"index"`
+			Field  string `json:"field"`
+			Reason string `json:"reason"`
+		} `json:"rejected"`
+		Dropped []struct {
+			Index   int     `json:"index"`
+			Field   string  `json:"field"`
+			Reason  string  `json:"reason"`
+			Message string  `json:"message"`
+			Seq     *uint64 `json:"seq"`
+		} `json:"dropped"`
+	}
+	if err := json.Unmarshal(ReplyPayload(res.Rejects, res.Dropped), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Rejected) != 1 || doc.Rejected[0].Index != 1 || doc.Rejected[0].Field != "lat" {
+		t.Errorf("rejected = %+v, want fix 1's lat", doc.Rejected)
+	}
+	if len(doc.Dropped) != 1 {
+		t.Fatalf("dropped = %+v, want one entry", doc.Dropped)
+	}
+	d := doc.Dropped[0]
+	if d.Index != 0 || d.Field != "alt" || d.Reason != "out_of_range" || d.Seq == nil || *d.Seq != 12 || !strings.Contains(d.Message, "alt -840") {
+		t.Errorf("dropped entry = %+v, want fix 0's alt out_of_range with seq 12", d)
+	}
+	if out := string(ErrorPayload(res.Rejects)); strings.Contains(out, "dropped") {
+		t.Errorf("ErrorPayload = %s, want no dropped list", out)
+	}
+}

@@ -117,6 +117,10 @@ func NewPublisher(ctx context.Context, cfg PublisherConfig) (*Publisher, error) 
 		return nil, fmt.Errorf("connect to %s as %s: %w", cfg.Broker, cfg.Terminal, err)
 	}
 	sub := p.client.Subscribe(p.topic("error"), 1, func(_ mqtt.Client, m mqtt.Message) {
+		if onlyDropped(m.Payload()) {
+			p.log.Info("server dropped optional fields", "notice", truncate(string(m.Payload()), 300))
+			return
+		}
 		p.rejected.Add(1)
 		p.log.Warn("server rejected a message", "err", truncate(string(m.Payload()), 300))
 	})
@@ -130,6 +134,17 @@ func NewPublisher(ctx context.Context, cfg PublisherConfig) (*Publisher, error) 
 	}
 	p.log.Debug("publisher connected", "broker", cfg.Broker)
 	return p, nil
+}
+
+// onlyDropped reports whether an error notice only lists optional fields
+// dropped from fixes the server kept (docs/protocol.md, Rejections), so
+// nothing was rejected.
+func onlyDropped(notice []byte) bool {
+	var doc struct {
+		Rejected []json.RawMessage `json:"rejected"`
+		Dropped  []json.RawMessage `json:"dropped"`
+	}
+	return json.Unmarshal(notice, &doc) == nil && len(doc.Rejected) == 0 && len(doc.Dropped) > 0
 }
 
 func (p *Publisher) topic(leaf string) string { return TopicPrefix + p.cfg.Terminal + "/" + leaf }

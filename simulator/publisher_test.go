@@ -165,6 +165,11 @@ func TestPublisherCountsRejections(t *testing.T) {
 	}
 	defer pub.Close()
 
+	// A notice that only lists dropped fields rejected nothing.
+	dropped := `{"rejected":[],"dropped":[{"index":-1,"field":"alt","reason":"out_of_range","message":"alt -840 is outside -500..9000"}]}`
+	if err := server.Publish("hwt/v1/rej/error", []byte(dropped), false, 1); err != nil {
+		t.Fatalf("inline publish: %v", err)
+	}
 	for range 3 {
 		if err := server.Publish("hwt/v1/rej/error", []byte(`{"reason":"invalid fix"}`), false, 1); err != nil {
 			t.Fatalf("inline publish: %v", err)
@@ -222,4 +227,23 @@ func BenchmarkPublisherPlayQoS1(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*len(fixes))/b.Elapsed().Seconds(), "fixes/s")
+}
+
+func TestOnlyDropped(t *testing.T) {
+	cases := []struct {
+		notice string
+		want   bool
+	}{
+		{`{"rejected":[],"dropped":[{"index":-1,"field":"alt"}]}`, true},
+		{`{"rejected":[{"index":0,"field":"lat"}],"dropped":[{"index":1,"field":"alt"}]}`, false},
+		{`{"rejected":[{"index":0,"field":"lat"}]}`, false},
+		{`{"rejected":[]}`, false},
+		{`{"reason":"invalid fix"}`, false},
+		{`not json`, false},
+	}
+	for _, c := range cases {
+		if got := onlyDropped([]byte(c.notice)); got != c.want {
+			t.Errorf("onlyDropped(%s) = %v, want %v", c.notice, got, c.want)
+		}
+	}
 }
