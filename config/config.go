@@ -28,6 +28,8 @@ type Config struct {
 	Ingest    Ingest    `yaml:"ingest"`
 	Rules     Rules     `yaml:"rules"`
 	Console   Console   `yaml:"console"`
+	// TimeSeries selects where fix history lives (timeseries.go).
+	TimeSeries TimeSeries `yaml:"timeseries"`
 	// ZoneFiles are GeoJSON FeatureCollections loaded at start; their
 	// zones are replaced on every start, zones added through the API stay.
 	ZoneFiles []string `yaml:"zone_files"`
@@ -231,6 +233,7 @@ func Default() Config {
 			Center: []float64{28.89, 120.04},
 			Zoom:   12,
 		},
-		ZoneFiles: []string{"configs/zones.geojson"},
+		ZoneFiles:  []string{"configs/zones.geojson"},
+		TimeSeries: defaultTimeSeries(),
 	}
 }

@@ -33,6 +33,9 @@ func TestExampleConfigMatchesDefaults(t *testing.T) {
 	if !reflect.DeepEqual(cfg.Console, def.Console) {
 		t.Errorf("example console settings differ from defaults:\n got %+v\nwant %+v", cfg.Console, def.Console)
 	}
+	if cfg.TimeSeries != def.TimeSeries {
+		t.Errorf("example timeseries settings differ from defaults:\n got %+v\nwant %+v", cfg.TimeSeries, def.TimeSeries)
+	}
 }
 
 func TestPrecedence(t *testing.T) {

@@ -107,6 +107,7 @@ func validate(cfg *Config, problems *Error) {
 	checkDuration("rules.site_dwell", cfg.Rules.SiteDwell, 0, day, problems)
 
 	checkConsole(cfg.Console, problems)
+	checkTimeSeries(cfg.TimeSeries, problems)
 
 	if !cfg.Demo {
 		checkSampleSecrets(cfg, problems)

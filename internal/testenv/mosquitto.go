@@ -1,6 +1,7 @@
-// Package testenv starts the real external components tests run against:
-// a mosquitto broker standing in for the regulator's network, on a free
-// loopback port, owned and stopped by the test.
+// Package testenv starts the real external components tests run against,
+// each on free loopback ports, owned and stopped by the test: a mosquitto
+// broker standing in for the regulator's network, and an InfluxDB 1.8
+// server for the time-series backend.
 package testenv
 
 import (
