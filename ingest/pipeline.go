@@ -41,6 +41,24 @@ type Engine interface {
 	RestoreState(terminal string, b []byte) error
 }
 
+// SeriesWriter copies stored fixes to an external time-series database.
+//
+// The pipeline hands it fixes before it counts them as processed, and
+// keeps the recovery point below PendingFrom. So after a crash the raw log
+// is replayed from before any fix the writer held only in memory, and
+// those fixes reach it again. Replaying the raw log is chosen over a
+// write-ahead log of the writer's own because the raw log already holds
+// every fix durably; the writer only has to report what is not yet safe.
+type SeriesWriter interface {
+	// WriteFixes queues fixes and returns without waiting on the network.
+	WriteFixes(fixes []model.Fix)
+	// PendingFrom returns the lowest raw seq among the fixes not yet
+	// written or durably queued, or 0 when there are none.
+	PendingFrom() uint64
+	// Flush returns once every queued fix is written or durably queued.
+	Flush() error
+}
+
 // DeviationSink receives the deviation transitions a vehicle's fixes caused,
 // on the vehicle's worker goroutine.
 type DeviationSink interface {
@@ -58,7 +76,10 @@ type PipelineOptions struct {
 	// OnFixes, when set, receives every stored batch of a vehicle's fixes in
 	// fix-time order (the live feed).
 	OnFixes func(terminal string, fixes []model.Fix)
-	Limits  Limits
+	// Series, when set, receives every stored fix, duplicates included, so
+	// a fix replayed after a crash reaches it again.
+	Series SeriesWriter
+	Limits Limits
 	// Workers is the number of vehicle shards; each vehicle always goes to
 	// the same worker so its fixes are evaluated in order.
 	Workers int
@@ -342,7 +363,7 @@ func (p *Pipeline) dispatch(seq uint64, terminal string, fixes []model.Fix) {
 }
 
 // Watermark returns the highest raw seq up to which every message has been
-// evaluated and stored.
+// evaluated and stored, and handed to the series writer, if any, durably.
 func (p *Pipeline) Watermark() uint64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -356,6 +377,14 @@ func (p *Pipeline) Watermark() uint64 {
 			w = s.failedAt - 1
 		}
 		s.mu.Unlock()
+	}
+	// Read after the shards: process hands fixes to the writer before it
+	// drops their seq from inflight, so each seq is seen in one place or
+	// the other, or is already durable.
+	if p.opts.Series != nil {
+		if from := p.opts.Series.PendingFrom(); from != 0 && from-1 < w {
+			w = from - 1
+		}
 	}
 	return w
 }
@@ -409,6 +438,9 @@ func (p *Pipeline) process(s *shard, run []batch) {
 	p.metrics.storeLatency.Observe(time.Since(start).Seconds())
 	p.metrics.fixesStored.Add(float64(stored))
 	p.metrics.duplicates.Add(float64(dups))
+	if err == nil && p.opts.Series != nil {
+		p.opts.Series.WriteFixes(all)
+	}
 
 	s.mu.Lock()
 	if err != nil && s.failedAt == 0 {
@@ -508,13 +540,19 @@ func (p *Pipeline) queueDepth() float64 {
 	return float64(n)
 }
 
-// Close drains the queues, saves a final checkpoint and stops the workers.
-// The broker must be closed first so nothing new arrives. Safe to call
-// twice.
+// Close drains the queues, flushes the series writer, saves a final
+// checkpoint and stops the workers. The broker must be closed first so
+// nothing new arrives. Safe to call twice.
 func (p *Pipeline) Close() error {
 	var err error
 	p.closeOnce.Do(func() {
 		p.Drain()
+		if p.opts.Series != nil {
+			if ferr := p.opts.Series.Flush(); ferr != nil {
+				// The recovery point stays before what is not flushed.
+				p.log.Error("time series writer not flushed; the next start writes the rest from the raw log", "err", ferr)
+			}
+		}
 		err = p.Checkpoint()
 		close(p.stop)
 		p.wg.Wait()

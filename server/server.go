@@ -69,6 +69,7 @@ type Server struct {
 	httpAddr  net.Addr
 	metrics   *prometheus.Registry
 	ui        consoleWiring
+	series    timeSeries
 
 	ready     atomic.Bool
 	stop      chan struct{}
@@ -176,6 +177,10 @@ func Start(opts Options) (_ *Server, err error) {
 		return nil, err
 	}
 
+	if err := s.startTimeSeries(); err != nil {
+		return nil, err
+	}
+
 	limits := ingest.DefaultLimits()
 	limits.MaxBatch = cfg.Ingest.MaxBatch
 	limits.MaxFutureSkew = cfg.Ingest.MaxFutureSkew.Std()
@@ -186,6 +191,7 @@ func Start(opts Options) (_ *Server, err error) {
 		Engine:  s.engine,
 		Sink:    &deviationSink{s: s},
 		OnFixes: s.onFixes,
+		Series:  s.seriesWriter(),
 		Reply:   s.reply,
 		Limits:  limits,
 		Workers: cfg.Ingest.Workers,
@@ -272,6 +278,7 @@ func (s *Server) registerMetrics() error {
 	cs = append(cs, s.broker.Collectors()...)
 	cs = append(cs, s.pipeline.Collectors()...)
 	cs = append(cs, s.forwarder.Collectors()...)
+	cs = append(cs, s.timeSeriesCollectors()...)
 	for _, c := range cs {
 		if err := s.metrics.Register(c); err != nil {
 			return fmt.Errorf("register metrics: %w", err)
@@ -296,7 +303,7 @@ func (s *Server) startHTTP(ln net.Listener) error {
 	}
 	ln = httpsLn
 	handler := api.New(api.Options{
-		Store:      storeAdapter{s.store},
+		Store:      s.apiStore(),
 		Hooks:      &apiHooks{s: s},
 		TokenRole:  s.tokenRole,
 		HashSecret: s.hasher.Hash,
@@ -404,6 +411,7 @@ func (s *Server) Close() error {
 		if s.pipeline != nil {
 			errs = append(errs, s.pipeline.Close())
 		}
+		errs = append(errs, s.closeTimeSeries())
 		close(s.stop)
 		s.wg.Wait()
 		if s.forwarder != nil {
