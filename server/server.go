@@ -50,6 +50,10 @@ type Options struct {
 	// password when that user is created on first start. Nil prints them
 	// on stderr.
 	AdminPassword func(username, password string)
+	// BrokerOnly makes the broker count publishes and acknowledge them at
+	// once instead of handing them to the ingest pipeline. It measures
+	// the broker's ceiling on this machine; nothing is recorded.
+	BrokerOnly bool
 }
 
 // Server is a running hwtrack.
@@ -64,6 +68,7 @@ type Server struct {
 	engine    *deviation.Engine
 	forwarder *forwarder.Forwarder
 	pipeline  *ingest.Pipeline
+	counter   *publishCounter // set in broker-only mode
 	broker    *broker.Broker
 	http      *http.Server
 	httpAddr  net.Addr
@@ -210,6 +215,12 @@ func Start(opts Options) (_ *Server, err error) {
 	s.pipeline.RunCheckpoints()
 	s.forwarder.Start(context.Background())
 
+	var handler broker.Handler = s.pipeline
+	if opts.BrokerOnly {
+		s.counter = newPublishCounter()
+		handler = s.counter
+		log.Warn("broker-only mode: publishes are counted and acknowledged, nothing is recorded")
+	}
 	security, err := brokerSecurity(cfg, opts.MQTTTLSListener)
 	if err != nil {
 		return nil, err
@@ -234,7 +245,7 @@ func Start(opts Options) (_ *Server, err error) {
 		MessageExpiry:  cfg.MQTT.MessageExpiry.Std(),
 		MaxClients:     cfg.MQTT.MaxClients,
 		Credentials:    s.registry,
-		Handler:        s.pipeline,
+		Handler:        handler,
 		Logger:         log,
 	})
 	if err != nil {
@@ -279,6 +290,9 @@ func (s *Server) registerMetrics() error {
 	cs = append(cs, s.pipeline.Collectors()...)
 	cs = append(cs, s.forwarder.Collectors()...)
 	cs = append(cs, s.timeSeriesCollectors()...)
+	if s.counter != nil {
+		cs = append(cs, s.counter.collectors()...)
+	}
 	for _, c := range cs {
 		if err := s.metrics.Register(c); err != nil {
 			return fmt.Errorf("register metrics: %w", err)

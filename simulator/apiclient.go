@@ -138,6 +138,12 @@ func (c *APIClient) RegisterVehicle(ctx context.Context, v VehicleRequest) error
 	return c.do(ctx, http.MethodPost, "/api/v1/vehicles", nil, v, nil)
 }
 
+// RegisterVehicles calls POST /api/v1/vehicles with an array, which the
+// server registers all together or not at all.
+func (c *APIClient) RegisterVehicles(ctx context.Context, vs []VehicleRequest) error {
+	return c.do(ctx, http.MethodPost, "/api/v1/vehicles", nil, vs, nil)
+}
+
 // CreateBooking calls POST /api/v1/bookings and returns the booking id.
 func (c *APIClient) CreateBooking(ctx context.Context, b BookingRequest) (string, error) {
 	var out idResponse

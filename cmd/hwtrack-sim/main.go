@@ -42,6 +42,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runReplay(ctx, args[1:], stdout, stderr)
 	case "quality":
 		return runQuality(ctx, args[1:], stdout, stderr)
+	case "load":
+		return runLoad(ctx, args[1:], stdout, stderr)
+	case "zones":
+		return runZones(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		usage(stdout)
 		return 0
@@ -58,8 +62,10 @@ func usage(w io.Writer) {
 Commands:
   replay   play GPX, GeoLife PLT, NMEA and OwnTracks .rec tracks as vehicles
   quality  score the server's alarms on labelled real tracks and field-failure cases
+  load     run a synthetic fleet of up to 100,000 vehicles and account for every fix
+  zones    write synthetic zones around Yongkang as a zone file for load runs
 
-Run "hwtrack-sim replay -h" or "hwtrack-sim quality -h" for their flags.
+Run "hwtrack-sim COMMAND -h" for a command's flags.
 `)
 }
 

@@ -18,8 +18,15 @@ func TestRunArguments(t *testing.T) {
 		wantStderr string
 	}{
 		{name: "no command", args: nil, wantCode: exitUsage, wantStderr: "replay"},
-		{name: "help lists only replay", args: []string{"help"}, wantCode: 0, wantStdout: "replay   play"},
-		{name: "unknown command", args: []string{"load"}, wantCode: exitUsage, wantStderr: `unknown command "load"`},
+		{name: "help lists replay", args: []string{"help"}, wantCode: 0, wantStdout: "replay   play"},
+		{name: "help lists load", args: []string{"help"}, wantCode: 0, wantStdout: "load     run a synthetic fleet"},
+		{name: "unknown command", args: []string{"soak"}, wantCode: exitUsage, wantStderr: `unknown command "soak"`},
+		{name: "load bad qos", args: []string{"load", "-qos", "3"}, wantCode: exitUsage, wantStderr: "invalid -qos 3"},
+		{name: "load stray argument", args: []string{"load", "extra"}, wantCode: exitUsage, wantStderr: `unexpected argument "extra"`},
+		{name: "load bad source net", args: []string{"load", "-source-net", "10.0.0.0/8", "-api", "http://127.0.0.1:1"}, wantCode: exitUsage, wantStderr: "only loopback addresses"},
+		{name: "load bad progress", args: []string{"load", "-progress", "fancy"}, wantCode: exitUsage, wantStderr: `invalid -progress "fancy"`},
+		{name: "load help", args: []string{"load", "-h"}, wantCode: 0, wantStderr: "-deviation-rate N"},
+		{name: "zones without output", args: []string{"zones"}, wantCode: exitUsage, wantStderr: "-out is required"},
 		{name: "replay without files", args: []string{"replay"}, wantCode: exitUsage, wantStderr: "no track files given"},
 		{name: "replay bad qos", args: []string{"replay", "-qos", "3", "a.gpx"}, wantCode: exitUsage, wantStderr: "invalid -qos 3"},
 		{name: "replay bad batch", args: []string{"replay", "-batch", "0", "a.gpx"}, wantCode: exitUsage, wantStderr: "invalid -batch 0"},

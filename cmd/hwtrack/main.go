@@ -32,6 +32,8 @@ func run(args []string) error {
 	upstreamURL := fs.String("upstream-url", "", "regulator broker `URL` (tcp://, ssl://, ws://)")
 	apiToken := fs.String("api-token", "", "extra API bearer `token` (at least 24 characters)")
 	demoMode := fs.Bool("demo", false, "run the sample Yongkang fleet on loopback with sample credentials")
+	brokerOnly := fs.Bool("broker-only", false, "only count and acknowledge publishes (a benchmark ceiling); records nothing")
+	pprofAddr := fs.String("pprof-addr", "", "serve Go profiles under /debug/pprof/ on `host:port` (use loopback)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -72,13 +74,24 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if *pprofAddr != "" {
+		p, err := startPprof(*pprofAddr, logger)
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+	}
 	if cfg.Demo {
+		if *brokerOnly {
+			return errors.New("--broker-only and --demo cannot be combined")
+		}
 		return demo.Run(ctx, cfg, logger)
 	}
 
 	srv, err := server.Start(server.Options{
-		Config: cfg,
-		Logger: logger,
+		Config:     cfg,
+		Logger:     logger,
+		BrokerOnly: *brokerOnly,
 		AdminToken: func(token string) {
 			fmt.Fprintf(os.Stderr, "\nFirst start: the admin API token is\n\n    %s\n\nIt is shown only this once; only its hash is stored in %s.\nUse it as: Authorization: Bearer <token>\n\n", token, cfg.DataDir)
 		},
