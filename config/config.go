@@ -22,6 +22,7 @@ type Config struct {
 	Demo bool `yaml:"demo"`
 
 	MQTT      MQTT      `yaml:"mqtt"`
+	External  External  `yaml:"external"`
 	HTTP      HTTP      `yaml:"http"`
 	Upstream  Upstream  `yaml:"upstream"`
 	Retention Retention `yaml:"retention"`
@@ -38,6 +39,10 @@ type Config struct {
 // MQTT configures the embedded broker. Every limit is finite so no client
 // can make the broker hold unbounded state.
 type MQTT struct {
+	// Mode is embedded (vehicles publish to this server's broker) or
+	// external (this server also consumes them from the MQTT cluster set
+	// under external, as one of several ingest nodes).
+	Mode string `yaml:"mode"`
 	Addr string `yaml:"addr"`
 	// WebSocketAddr is the MQTT-over-WebSocket listener; empty disables it.
 	WebSocketAddr string `yaml:"websocket_addr"`
@@ -181,6 +186,7 @@ func Default() Config {
 		DataDir:  "./data",
 		LogLevel: "info",
 		MQTT: MQTT{
+			Mode:           ModeEmbedded,
 			Addr:           ":1883",
 			WebSocketAddr:  ":1884",
 			MaxPacketBytes: 256 << 10,
@@ -197,7 +203,8 @@ func Default() Config {
 			FlapWindow:     Duration(time.Minute),
 			FlapBan:        Duration(10 * time.Minute),
 		},
-		HTTP: HTTP{Addr: ":8080"},
+		External: DefaultExternal(),
+		HTTP:     HTTP{Addr: ":8080"},
 		Upstream: Upstream{
 			TopicPrefix: "hwt/regulator/v1",
 			MaxInflight: 64,

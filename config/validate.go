@@ -2,7 +2,6 @@ package config
 
 import (
 	"net"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,6 +50,7 @@ func validate(cfg *Config, problems *Error) {
 	checkDuration("mqtt.message_expiry", cfg.MQTT.MessageExpiry, time.Second, 7*day, problems)
 	validateMQTTGuard(cfg.MQTT, problems)
 	validateTLS(cfg, problems)
+	validateExternal(cfg, problems)
 
 	for i, entry := range cfg.HTTP.APITokens {
 		scope, token := SplitAPIToken(entry)
@@ -63,15 +63,7 @@ func validate(cfg *Config, problems *Error) {
 	}
 
 	if cfg.Upstream.URL != "" {
-		u, err := url.Parse(cfg.Upstream.URL)
-		switch {
-		case err != nil:
-			problems.add("upstream.url: %v", err)
-		case !slices.Contains([]string{"tcp", "mqtt", "ssl", "tls", "mqtts", "tcps", "ws", "wss"}, u.Scheme):
-			problems.add("upstream.url: scheme %q is not one of tcp, mqtt, ssl, tls, mqtts, tcps, ws, wss", u.Scheme)
-		case u.Host == "":
-			problems.add("upstream.url: missing host:port, e.g. tcp://regulator.example:1883")
-		}
+		checkBrokerURL("upstream.url", cfg.Upstream.URL, problems)
 	}
 	if cfg.Upstream.TopicPrefix == "" {
 		problems.add("upstream.topic_prefix: must not be empty")

@@ -147,19 +147,7 @@ func (e *Engine) checkCoverage(v *vehicle, f *model.Fix, env *evalEnv, out []mod
 // 30 seconds; it never changes the live state of the rules that follow
 // fixes.
 func (e *Engine) Tick(now time.Time) []model.Deviation {
-	var out []model.Deviation
-	for _, terminal := range e.Terminals() {
-		v := e.vehicle(terminal, false)
-		if v == nil {
-			continue
-		}
-		v.mu.Lock()
-		out = e.flushIdleLateLane(v, now, out)
-		out = e.tickSignal(v, now, out)
-		out = e.checkOvertime(v, now, v.lastLat, v.lastLon, stamp{receivedAt: now}, out)
-		v.mu.Unlock()
-	}
-	return out
+	return e.TickOwned(now, nil)
 }
 
 func (e *Engine) tickSignal(v *vehicle, now time.Time, out []model.Deviation) []model.Deviation {

@@ -127,6 +127,9 @@ type batch struct {
 	seq      uint64
 	terminal string
 	fixes    []model.Fix
+	// synced, when set, marks a barrier queued by Sync and not a message:
+	// the worker closes it once everything queued before it is stored.
+	synced chan struct{}
 }
 
 type shard struct {
@@ -246,6 +249,25 @@ func (p *Pipeline) recoverySeq() (uint64, error) {
 // on disk for QoS 1 and 2, so the PUBACK follows the fsync; a QoS 0 message
 // is queued for the same append without waiting.
 func (p *Pipeline) HandlePublish(msg broker.Message) error {
+	if msg.QoS == 0 {
+		p.Record(msg, nil)
+		return nil
+	}
+	done := make(chan error, 1)
+	p.Record(msg, func(err error) { done <- err })
+	if err := <-done; err != nil {
+		return fmt.Errorf("%w: %w", broker.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Record decodes msg, counts it, queues it for the raw log and returns
+// without waiting. Once the record is on disk its fixes are handed to the
+// vehicle's worker and then done, when not nil, is called with nil; when
+// the record cannot be written done gets the error and the fixes are
+// dropped, so the sender must keep the message and send it again. done
+// runs on the raw log's writer goroutine and must not block.
+func (p *Pipeline) Record(msg broker.Message, done func(error)) {
 	res := p.decode(msg)
 	p.account(msg, &res)
 
@@ -253,30 +275,19 @@ func (p *Pipeline) HandlePublish(msg broker.Message) error {
 		ReceivedAt: msg.ReceivedAt, ClientID: msg.ClientID, Username: msg.Terminal,
 		Topic: msg.Topic, QoS: msg.QoS, Retain: msg.Retain, Payload: msg.Payload,
 	}
-	var done chan error
-	if msg.QoS > 0 {
-		done = make(chan error, 1)
-	}
 	fixes := res.Fixes
 	p.opts.Raw.AppendRawAsync(rec, func(seq uint64, err error) {
 		if err == nil {
 			p.dispatch(seq, msg.Terminal, fixes)
 		}
 		if done != nil {
-			done <- err
+			done(err)
 		}
 	})
 
 	if len(res.Rejects) > 0 || len(res.Dropped) > 0 {
 		p.reply(msg.Terminal, res.Rejects, res.Dropped)
 	}
-	if done == nil {
-		return nil
-	}
-	if err := <-done; err != nil {
-		return fmt.Errorf("%w: %w", broker.ErrUnavailable, err)
-	}
-	return nil
 }
 
 // decode turns a message into fixes according to its topic. Messages that
@@ -341,7 +352,7 @@ func (p *Pipeline) dispatch(seq uint64, terminal string, fixes []model.Fix) {
 	for i := range fixes {
 		fixes[i].RawSeq = seq
 	}
-	s := p.shards[maphash.String(p.seed, terminal)%uint64(len(p.shards))]
+	s := p.shardOf(terminal)
 
 	// The seq joins the shard's inflight list under the same lock that
 	// raises lastDispatched, so Watermark never sees it dispatched but not
@@ -395,20 +406,34 @@ const maxDrain = 256
 func (p *Pipeline) work(s *shard) {
 	defer p.wg.Done()
 	pending := make([]batch, 0, maxDrain)
+	var barriers []chan struct{}
+	take := func(b batch) {
+		if b.synced != nil {
+			barriers = append(barriers, b.synced)
+			return
+		}
+		pending = append(pending, b)
+	}
 	for {
 		select {
 		case b := <-s.queue:
-			pending = append(pending[:0], b)
+			pending, barriers = pending[:0], barriers[:0]
+			take(b)
 		drain:
 			for len(pending) < maxDrain {
 				select {
 				case b := <-s.queue:
-					pending = append(pending, b)
+					take(b)
 				default:
 					break drain
 				}
 			}
-			p.process(s, pending)
+			if len(pending) > 0 {
+				p.process(s, pending)
+			}
+			for _, c := range barriers {
+				close(c)
+			}
 		case <-p.stop:
 			return
 		}

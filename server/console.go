@@ -211,7 +211,7 @@ func (s *Server) watchOnline() {
 				return
 			}
 			for _, terminal := range s.registry.terminals() {
-				online := s.broker.Online(terminal)
+				online := s.vehicleOnline(terminal)
 				if known[terminal] == online {
 					continue
 				}

@@ -22,7 +22,7 @@ func (s *Server) startTicker() {
 		for {
 			select {
 			case now := <-t.C:
-				s.forwardByVehicle(s.engine.Tick(now))
+				s.forwardByVehicle(s.engine.TickOwned(now, s.ownsVehicle))
 			case <-s.stop:
 				return
 			}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/hwtrack/hwtrack/api"
 	"github.com/hwtrack/hwtrack/broker"
+	"github.com/hwtrack/hwtrack/cluster"
 	"github.com/hwtrack/hwtrack/config"
 	"github.com/hwtrack/hwtrack/credential"
 	"github.com/hwtrack/hwtrack/deviation"
@@ -70,6 +71,7 @@ type Server struct {
 	pipeline  *ingest.Pipeline
 	counter   *publishCounter // set in broker-only mode
 	broker    *broker.Broker
+	cluster   *cluster.Node // the ingest node in external mode, else nil
 	http      *http.Server
 	httpAddr  net.Addr
 	metrics   *prometheus.Registry
@@ -166,7 +168,7 @@ func Start(opts Options) (_ *Server, err error) {
 
 	s.forwarder, err = forwarder.New(forwarder.Options{
 		URL:         cfg.Upstream.URL,
-		ClientID:    cfg.Upstream.ClientID,
+		ClientID:    s.upstreamClientID(),
 		Username:    cfg.Upstream.Username,
 		Password:    cfg.Upstream.Password,
 		TopicPrefix: cfg.Upstream.TopicPrefix,
@@ -214,8 +216,11 @@ func Start(opts Options) (_ *Server, err error) {
 	}
 	s.pipeline.RunCheckpoints()
 	s.forwarder.Start(context.Background())
+	if err := s.startExternal(); err != nil {
+		return nil, err
+	}
 
-	var handler broker.Handler = s.pipeline
+	handler := s.publishHandler()
 	if opts.BrokerOnly {
 		s.counter = newPublishCounter()
 		handler = s.counter
@@ -293,6 +298,7 @@ func (s *Server) registerMetrics() error {
 	if s.counter != nil {
 		cs = append(cs, s.counter.collectors()...)
 	}
+	cs = append(cs, s.clusterCollectors()...)
 	for _, c := range cs {
 		if err := s.metrics.Register(c); err != nil {
 			return fmt.Errorf("register metrics: %w", err)
@@ -322,7 +328,7 @@ func (s *Server) startHTTP(ln net.Listener) error {
 		TokenRole:  s.tokenRole,
 		HashSecret: s.hasher.Hash,
 		ParseZone:  parseZone,
-		Online:     s.broker.Online,
+		Online:     s.vehicleOnline,
 		Ready:      s.readiness,
 		Metrics:    promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{Registry: s.metrics}),
 		Logger:     s.log,
@@ -389,10 +395,11 @@ func (s *Server) startRetention() {
 }
 
 func (s *Server) reply(topic string, payload []byte) error {
+	err := s.replyExternal(topic, payload)
 	if s.broker == nil {
-		return nil
+		return err
 	}
-	return s.broker.Publish(topic, payload)
+	return errors.Join(err, s.broker.Publish(topic, payload))
 }
 
 // MQTTAddr returns the broker's TCP address.
@@ -422,6 +429,7 @@ func (s *Server) Close() error {
 		if s.broker != nil {
 			errs = append(errs, s.broker.Close())
 		}
+		errs = append(errs, s.closeExternal())
 		if s.pipeline != nil {
 			errs = append(errs, s.pipeline.Close())
 		}

@@ -104,6 +104,9 @@ const excerptFixes = 10
 
 func (d *deviationSink) HandleDeviations(terminal string, ds []model.Deviation) {
 	s := d.s
+	if len(ds) > 0 {
+		s.noteDeviation(terminal)
+	}
 	for _, dev := range ds {
 		if err := s.store.PutDeviation(dev); err != nil {
 			s.log.Error("deviation not stored", "vehicle_id", terminal, "deviation_id", dev.ID, "err", err)

@@ -1,0 +1,71 @@
+package cluster
+
+import "time"
+
+// adoptLost adopts the session of every lost node that rendezvous hashing
+// assigns to this node in v, once per incarnation of the lost node.
+func (n *Node) adoptLost(v *view) {
+	for id, incarnation := range v.lost {
+		if Owner("adopt/"+id, v.up) != n.id {
+			continue
+		}
+		n.adoptMu.Lock()
+		done := n.adopted[id] == incarnation
+		n.adopted[id] = incarnation
+		n.adoptMu.Unlock()
+		if done {
+			continue
+		}
+		n.wg.Add(1)
+		go n.adopt(id, incarnation)
+	}
+}
+
+// adoptQuiet is how long an adopted session must stay silent before it is
+// let go.
+const adoptQuiet = time.Second
+
+// adopt connects with the lost node's client id, so the cluster delivers
+// this node the messages the session held, and routes them like any
+// other. It first drops the session's shared subscriptions, so new
+// messages go to live nodes only, but keeps its inbox subscription for the
+// node timeout: a node that has not yet seen the loss may still hand the
+// lost node a message. Then it disconnects and leaves the session to its
+// owner's return; a hand-off arriving later waits there.
+func (n *Node) adopt(lost string, incarnation int64) {
+	defer n.wg.Done()
+	c := n.newConn(n.dataClientID(lost), lost, sourceAdopted, false)
+	if err := c.connect(n.opts.ConnectTimeout); err != nil {
+		n.log.Warn("session of a lost node not adopted; its unacknowledged messages wait for its return", "lost_node", lost, "err", err)
+		return
+	}
+	defer c.close()
+	n.metrics.adoptions.Inc()
+	n.log.Info("adopted the session of a lost node", "lost_node", lost)
+	if tok := c.client.Unsubscribe(sharedFilters(n.opts.Group)...); !tok.WaitTimeout(n.opts.ConnectTimeout) || tok.Error() != nil {
+		n.log.Warn("shared subscriptions of a lost node's session not dropped", "lost_node", lost, "err", tokenError(tok))
+	}
+
+	hold := time.Now().Add(n.opts.NodeTimeout)
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+		}
+		if !c.client.IsConnectionOpen() {
+			n.log.Info("adopted session taken back", "lost_node", lost)
+			return
+		}
+		if rec, state, ok := n.members.record(lost); ok && rec.Incarnation > incarnation && state == NodeStateUp {
+			n.log.Info("lost node is back; leaving its session to it", "lost_node", lost)
+			return
+		}
+		if time.Now().After(hold) && time.Since(c.lastMessage()) > adoptQuiet && c.unacked() == 0 {
+			n.log.Info("adopted session drained", "lost_node", lost)
+			return
+		}
+	}
+}
