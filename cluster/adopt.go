@@ -1,10 +1,15 @@
 package cluster
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // adoptLost adopts the session of every lost node that rendezvous hashing
-// assigns to this node in v, once per incarnation of the lost node.
+// assigns to this node in v, once per incarnation of the lost node, and
+// closes v.backlog once those sessions have delivered what they held.
 func (n *Node) adoptLost(v *view) {
+	var backlog sync.WaitGroup
 	for id, incarnation := range v.lost {
 		if Owner("adopt/"+id, v.up) != n.id {
 			continue
@@ -16,14 +21,23 @@ func (n *Node) adoptLost(v *view) {
 		if done {
 			continue
 		}
+		backlog.Add(1)
 		n.wg.Add(1)
-		go n.adopt(id, incarnation)
+		go n.adopt(id, incarnation, sync.OnceFunc(backlog.Done))
 	}
+	go func() {
+		backlog.Wait()
+		close(v.backlog)
+	}()
 }
 
-// adoptQuiet is how long an adopted session must stay silent before it is
-// let go.
-const adoptQuiet = time.Second
+// Adopted sessions are taken to have delivered their backlog once they
+// stayed silent for backlogQuiet, and are let go once silent for
+// adoptQuiet after the node timeout.
+const (
+	backlogQuiet = 200 * time.Millisecond
+	adoptQuiet   = time.Second
+)
 
 // adopt connects with the lost node's client id, so the cluster delivers
 // this node the messages the session held, and routes them like any
@@ -31,10 +45,13 @@ const adoptQuiet = time.Second
 // messages go to live nodes only, but keeps its inbox subscription for the
 // node timeout: a node that has not yet seen the loss may still hand the
 // lost node a message. Then it disconnects and leaves the session to its
-// owner's return; a hand-off arriving later waits there.
-func (n *Node) adopt(lost string, incarnation int64) {
+// owner's return; a hand-off arriving later waits there. delivered is
+// called once the backlog is routed, or when adoption fails.
+func (n *Node) adopt(lost string, incarnation int64, delivered func()) {
 	defer n.wg.Done()
+	defer delivered()
 	c := n.newConn(n.dataClientID(lost), lost, sourceAdopted, false)
+	connected := time.Now()
 	if err := c.connect(n.opts.ConnectTimeout); err != nil {
 		n.log.Warn("session of a lost node not adopted; its unacknowledged messages wait for its return", "lost_node", lost, "err", err)
 		return
@@ -47,13 +64,20 @@ func (n *Node) adopt(lost string, incarnation int64) {
 	}
 
 	hold := time.Now().Add(n.opts.NodeTimeout)
-	t := time.NewTicker(100 * time.Millisecond)
+	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for {
 		select {
 		case <-n.stop:
 			return
 		case <-t.C:
+		}
+		silentSince := c.lastMessage()
+		if silentSince.Before(connected) {
+			silentSince = connected
+		}
+		if time.Since(silentSince) > backlogQuiet && c.unacked() == 0 {
+			delivered()
 		}
 		if !c.client.IsConnectionOpen() {
 			n.log.Info("adopted session taken back", "lost_node", lost)
@@ -63,7 +87,7 @@ func (n *Node) adopt(lost string, incarnation int64) {
 			n.log.Info("lost node is back; leaving its session to it", "lost_node", lost)
 			return
 		}
-		if time.Now().After(hold) && time.Since(c.lastMessage()) > adoptQuiet && c.unacked() == 0 {
+		if time.Now().After(hold) && time.Since(silentSince) > adoptQuiet && c.unacked() == 0 {
 			n.log.Info("adopted session drained", "lost_node", lost)
 			return
 		}

@@ -27,6 +27,9 @@ type view struct {
 	// timedOut is set once a wait for the release markers of this view
 	// timed out, so the timeout is counted and logged once.
 	timedOut atomic.Bool
+	// backlog is closed once the sessions of lost nodes this node adopts
+	// in this view have delivered what they held (see adoptLost).
+	backlog chan struct{}
 }
 
 // owner returns the node that owns terminal in this view, or "" when no
@@ -143,7 +146,7 @@ func (m *membership) changes() <-chan struct{} {
 func (m *membership) current(now time.Time) *view {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	v := &view{lost: map[string]int64{}, installed: now}
+	v := &view{lost: map[string]int64{}, installed: now, backlog: make(chan struct{})}
 	var keyParts []string
 	for id, mem := range m.members {
 		switch mem.state() {

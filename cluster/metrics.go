@@ -31,6 +31,7 @@ type metrics struct {
 	viewChanges     prometheus.Counter
 	settleTimeouts  prometheus.Counter
 	adoptions       prometheus.Counter
+	recordErrors    prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -92,6 +93,10 @@ func newMetrics() *metrics {
 			Name: "hwtrack_cluster_adoptions_total",
 			Help: "Sessions of lost nodes this node adopted to route the messages they held.",
 		}),
+		recordErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hwtrack_cluster_record_errors_total",
+			Help: "Vehicle, trip, booking or zone records that could not be shared with the other nodes; those nodes lack the change until it is made again.",
+		}),
 	}
 	for _, s := range []string{sourceShared, sourceHandoff, sourceAdopted, sourceLocal} {
 		m.messages.WithLabelValues(s)
@@ -110,7 +115,7 @@ func (n *Node) Collectors() []prometheus.Collector {
 	cs := []prometheus.Collector{
 		m.messages, m.dropped, m.handoffs, m.handoffFailures, m.handoffSeconds, m.misrouted,
 		m.acquired, m.released, m.restored, m.images, m.imageErrors, m.viewChanges,
-		m.settleTimeouts, m.adoptions,
+		m.settleTimeouts, m.adoptions, m.recordErrors,
 		nodeCollector{n: n, desc: prometheus.NewDesc("hwtrack_cluster_nodes",
 			"Nodes of the group as this node sees them, by state (up, leaving, left, lost).", []string{"state"}, nil)},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -60,6 +60,12 @@ type Options struct {
 
 	Recorder Recorder
 	Engine   Engine
+	// OnRecord, when set, receives each record another node shared with
+	// ShareRecord, those retained from before this node started included,
+	// in the order they were shared; nil data means the record was
+	// deleted. It runs on the control connection's goroutine, so it must
+	// not wait for other records or membership changes.
+	OnRecord func(kind, id string, data []byte)
 	Logger   *slog.Logger
 }
 
@@ -162,7 +168,7 @@ func Start(opts Options) (*Node, error) {
 		urgent:      make(chan string, 1024),
 		stop:        make(chan struct{}),
 	}
-	n.view.Store(&view{lost: map[string]int64{}})
+	n.view.Store(&view{lost: map[string]int64{}, backlog: closedChan})
 
 	if err := n.connectControl(); err != nil {
 		return nil, err
@@ -225,12 +231,15 @@ func (n *Node) connectControl() error {
 		SetCleanSession(true).
 		SetAutoReconnect(true).
 		SetBinaryWill(n.topics.node(n.id), will, 1, true).
-		SetOrderMatters(false).
+		// Records, images and membership changes of one topic must be
+		// applied in the order they were published.
+		SetOrderMatters(true).
 		SetOnConnectHandler(func(c paho.Client) {
 			filters := map[string]byte{
 				n.topics.allNodes():    1,
 				n.topics.allReleased(): 1,
 				n.topics.allStates():   1,
+				n.topics.allRecords():  1,
 				statusFilter:           0,
 			}
 			if tok := c.SubscribeMultiple(filters, n.onControl); !tok.WaitTimeout(n.opts.ConnectTimeout) || tok.Error() != nil {
@@ -307,6 +316,10 @@ func (n *Node) onControl(_ paho.Client, m paho.Message) {
 	}
 	if terminal, ok := n.topics.terminalOfState(topic); ok {
 		n.onImage(terminal, m.Payload())
+		return
+	}
+	if kind, id, ok := n.topics.recordOf(topic); ok {
+		n.onRecord(kind, id, m.Payload())
 		return
 	}
 	if terminal, ok := vehicleTopic(topic); ok {

@@ -30,7 +30,7 @@ func (n *Node) onMessage(c *conn, m paho.Message) {
 		return
 	}
 
-	owner, local := n.claim(msg.Terminal, hops)
+	owner, local := n.claim(msg.Terminal, hops, c.source == sourceAdopted)
 	if local {
 		e := newRecordEntry(m)
 		c.push(e)
@@ -94,8 +94,10 @@ func carriesFixes(topic string) bool {
 // claim decides where a message of terminal is evaluated. When this node
 // owns the vehicle it makes sure the vehicle is held, restoring its newest
 // state image first, and counts the record as pending until recorded is
-// called. Otherwise it returns the owner to hand the message to.
-func (n *Node) claim(terminal string, hops int) (owner string, local bool) {
+// called. Otherwise it returns the owner to hand the message to. A message
+// from an adopted session (adopted) does not wait for the adopted
+// sessions' backlog, of which it is part.
+func (n *Node) claim(terminal string, hops int, adopted bool) (owner string, local bool) {
 	waited := false
 	for {
 		v := n.view.Load()
@@ -120,7 +122,7 @@ func (n *Node) claim(terminal string, hops int) (owner string, local bool) {
 		}
 
 		if !n.isHeld(terminal) {
-			n.settle(v)
+			n.settle(v, adopted)
 		}
 		n.mu.Lock()
 		if n.view.Load() != v {
@@ -175,13 +177,26 @@ func (n *Node) waitViewChange(v *view, d time.Duration) {
 }
 
 // settle waits until every other live node has published its release
-// marker for v, v is replaced, or the settle timeout since v was
-// installed has passed.
-func (n *Node) settle(v *view) {
+// marker for v and, unless adopted is set, the sessions this node adopted
+// in v delivered their backlog, so a vehicle's older messages held by a
+// lost node are evaluated before its newer ones. It gives up when v is
+// replaced or the settle timeout since v was installed has passed.
+func (n *Node) settle(v *view, adopted bool) {
 	deadline := v.installed.Add(n.opts.SettleTimeout)
 	for {
 		changes := n.members.changes()
-		if n.members.settled(v) || n.view.Load() != v {
+		if n.view.Load() != v {
+			return
+		}
+		backlogDone := adopted
+		if !backlogDone {
+			select {
+			case <-v.backlog:
+				backlogDone = true
+			default:
+			}
+		}
+		if backlogDone && n.members.settled(v) {
 			return
 		}
 		wait := time.Until(deadline)
@@ -195,6 +210,7 @@ func (n *Node) settle(v *view) {
 		}
 		select {
 		case <-changes:
+		case <-v.backlog:
 		case <-time.After(wait):
 		case <-n.stop:
 			return
@@ -224,7 +240,7 @@ func (n *Node) HandlePublish(msg broker.Message) error {
 	if !carriesFixes(msg.Topic) {
 		return n.recordAndWait(msg, nil)
 	}
-	owner, local := n.claim(msg.Terminal, 0)
+	owner, local := n.claim(msg.Terminal, 0, false)
 	if local {
 		return n.recordAndWait(msg, func() { n.recorded(msg.Terminal) })
 	}
@@ -301,7 +317,13 @@ func (n *Node) Owns(terminal string) bool {
 	if _, busy := n.releasing[terminal]; busy {
 		return false
 	}
-	if !n.members.settled(v) && time.Since(v.installed) < n.opts.SettleTimeout {
+	settled := n.members.settled(v)
+	select {
+	case <-v.backlog:
+	default:
+		settled = false
+	}
+	if !settled && time.Since(v.installed) < n.opts.SettleTimeout {
 		return false
 	}
 	n.acquireLocked(terminal)

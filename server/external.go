@@ -29,7 +29,7 @@ func (s *Server) startExternal() error {
 	if err != nil {
 		return err
 	}
-	s.cluster, err = cluster.Start(cluster.Options{
+	node, err := cluster.Start(cluster.Options{
 		URL:           ext.URL,
 		Username:      ext.Username,
 		Password:      ext.Password,
@@ -42,11 +42,13 @@ func (s *Server) startExternal() error {
 		SettleTimeout: ext.SettleTimeout.Std(),
 		Recorder:      s.pipeline,
 		Engine:        s.engine,
+		OnRecord:      s.applyRecord,
 		Logger:        s.log,
 	})
 	if err != nil {
 		return fmt.Errorf("start ingest node %q of group %q: %w", id, ext.Group, err)
 	}
+	s.cluster.Store(node)
 	return nil
 }
 
@@ -82,8 +84,8 @@ func externalTLS(ext config.External) (*tls.Config, error) {
 // ingest node in external mode, so a vehicle's fixes reach its owner
 // whichever broker it connected to, else the pipeline.
 func (s *Server) publishHandler() broker.Handler {
-	if s.cluster != nil {
-		return s.cluster
+	if node := s.clusterNode(); node != nil {
+		return node
 	}
 	return s.pipeline
 }
@@ -109,48 +111,50 @@ func (s *Server) vehicleOnline(terminal string) bool {
 	if s.broker != nil && s.broker.Online(terminal) {
 		return true
 	}
-	return s.cluster != nil && s.cluster.Online(terminal)
+	node := s.clusterNode()
+	return node != nil && node.Online(terminal)
 }
 
 // ownsVehicle reports whether this server evaluates the vehicle's timed
 // rules: always in embedded mode, for the vehicles its node owns in
 // external mode.
 func (s *Server) ownsVehicle(terminal string) bool {
-	return s.cluster == nil || s.cluster.Owns(terminal)
+	node := s.clusterNode()
+	return node == nil || node.Owns(terminal)
 }
 
 // noteDeviation asks the ingest node to save the vehicle's state soon.
 func (s *Server) noteDeviation(terminal string) {
-	if s.cluster != nil {
-		s.cluster.NoteDeviation(terminal)
+	if node := s.clusterNode(); node != nil {
+		node.NoteDeviation(terminal)
 	}
 }
 
 func (s *Server) clusterCollectors() []prometheus.Collector {
-	if s.cluster == nil {
-		return nil
+	if node := s.clusterNode(); node != nil {
+		return node.Collectors()
 	}
-	return s.cluster.Collectors()
+	return nil
 }
 
 // closeExternal hands the node's vehicles over and leaves the group. It
 // runs before the pipeline closes, because handing over waits for the
 // vehicles' fixes to be evaluated.
 func (s *Server) closeExternal() error {
-	if s.cluster == nil {
-		return nil
+	if node := s.clusterNode(); node != nil {
+		return node.Close()
 	}
-	return s.cluster.Close()
+	return nil
 }
 
-// ClusterNode returns the ingest node in external mode, or nil.
-func (s *Server) ClusterNode() *cluster.Node { return s.cluster }
+// clusterNode returns the ingest node in external mode, or nil.
+func (s *Server) clusterNode() *cluster.Node { return s.cluster.Load() }
 
 // replyExternal publishes a notice to a vehicle through the MQTT cluster in
 // external mode, where the vehicles are connected.
 func (s *Server) replyExternal(topic string, payload []byte) error {
-	if s.cluster == nil {
-		return nil
+	if node := s.clusterNode(); node != nil {
+		return node.Publish(topic, payload)
 	}
-	return s.cluster.Publish(topic, payload)
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hwtrack/hwtrack/config"
 	"github.com/hwtrack/hwtrack/model"
+	"github.com/hwtrack/hwtrack/server"
 	"github.com/hwtrack/hwtrack/storage"
 )
 
@@ -183,4 +184,23 @@ func scrape(t testing.TB, httpAddr string) map[string]float64 {
 		t.Fatalf("read /metrics: %v", err)
 	}
 	return out
+}
+
+// waitShared waits until srv has the vehicle another node registered.
+func waitShared(t testing.TB, srv *server.Server, terminal string) {
+	t.Helper()
+	waitFor(t, 5*time.Second, "vehicle "+terminal+" to be shared", func() bool {
+		_, ok, err := srv.Store().Vehicle(terminal)
+		return err == nil && ok
+	})
+}
+
+// waitTripShared waits until srv has a trip of the vehicle that another
+// node created.
+func waitTripShared(t testing.TB, srv *server.Server, terminal string) {
+	t.Helper()
+	waitFor(t, 5*time.Second, "the trip of "+terminal+" to be shared", func() bool {
+		trips, err := srv.Store().TripsForVehicle(terminal)
+		return err == nil && len(trips) > 0
+	})
 }

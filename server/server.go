@@ -71,7 +71,9 @@ type Server struct {
 	pipeline  *ingest.Pipeline
 	counter   *publishCounter // set in broker-only mode
 	broker    *broker.Broker
-	cluster   *cluster.Node // the ingest node in external mode, else nil
+	// cluster is the ingest node in external mode, else nil. It is set
+	// while the node starts and already delivers shared records.
+	cluster atomic.Pointer[cluster.Node]
 	http      *http.Server
 	httpAddr  net.Addr
 	metrics   *prometheus.Registry
