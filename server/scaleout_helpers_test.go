@@ -56,7 +56,9 @@ func newFleetVehicle(terminal string, index int, start time.Time) *fleetVehicle 
 }
 
 // fixTime returns the fix time of fix k.
-func (v *fleetVehicle) fixTime(k int) time.Time { return v.start.Add(time.Duration(k) * 2 * time.Second) }
+func (v *fleetVehicle) fixTime(k int) time.Time {
+	return v.start.Add(time.Duration(k) * 2 * time.Second)
+}
 
 func (v *fleetVehicle) payload(k int) string {
 	lon := v.lon

@@ -71,14 +71,15 @@ type Server struct {
 	pipeline  *ingest.Pipeline
 	counter   *publishCounter // set in broker-only mode
 	broker    *broker.Broker
-	// cluster is the ingest node in external mode, else nil. It is set
-	// while the node starts and already delivers shared records.
-	cluster atomic.Pointer[cluster.Node]
 	http      *http.Server
 	httpAddr  net.Addr
 	metrics   *prometheus.Registry
 	ui        consoleWiring
 	series    timeSeries
+
+	// cluster is the ingest node in external mode, else nil. It is set
+	// while the node starts and already delivers shared records.
+	cluster atomic.Pointer[cluster.Node]
 
 	ready     atomic.Bool
 	stop      chan struct{}
