@@ -22,7 +22,7 @@ const (
 // sharedStore is the API's store in external mode: each write is stored
 // here and then shared with the other nodes of the group.
 type sharedStore struct {
-	storeAdapter
+	api.Store
 	s *Server
 }
 
@@ -31,16 +31,20 @@ var (
 	_ api.BookingLister = sharedStore{}
 )
 
-// apiStore returns the store the API writes to.
-func (s *Server) apiStore() api.Store {
+// withSharing wraps the store the API writes to, in external mode, so its
+// writes reach the other nodes.
+func (s *Server) withSharing(base api.Store) api.Store {
 	if s.clusterNode() == nil {
-		return storeAdapter{s.store}
+		return base
 	}
-	return sharedStore{storeAdapter: storeAdapter{s.store}, s: s}
+	return sharedStore{Store: base, s: s}
 }
 
+// Bookings lists every booking for GET /api/v1/bookings.
+func (st sharedStore) Bookings() ([]model.Booking, error) { return st.s.store.Bookings() }
+
 func (st sharedStore) PutVehicle(v model.Vehicle) error {
-	if err := st.storeAdapter.PutVehicle(v); err != nil {
+	if err := st.Store.PutVehicle(v); err != nil {
 		return err
 	}
 	st.s.share(recordVehicle, v.Terminal, v)
@@ -48,7 +52,7 @@ func (st sharedStore) PutVehicle(v model.Vehicle) error {
 }
 
 func (st sharedStore) PutBooking(b model.Booking) error {
-	if err := st.storeAdapter.PutBooking(b); err != nil {
+	if err := st.Store.PutBooking(b); err != nil {
 		return err
 	}
 	st.s.share(recordBooking, b.ID, b)
@@ -56,7 +60,7 @@ func (st sharedStore) PutBooking(b model.Booking) error {
 }
 
 func (st sharedStore) PutTrip(t model.Trip) error {
-	if err := st.storeAdapter.PutTrip(t); err != nil {
+	if err := st.Store.PutTrip(t); err != nil {
 		return err
 	}
 	st.s.share(recordTrip, t.ID, t)
@@ -64,7 +68,7 @@ func (st sharedStore) PutTrip(t model.Trip) error {
 }
 
 func (st sharedStore) PutZone(z model.Zone) error {
-	if err := st.storeAdapter.PutZone(z); err != nil {
+	if err := st.Store.PutZone(z); err != nil {
 		return err
 	}
 	st.s.share(recordZone, z.ID, z)
@@ -72,7 +76,7 @@ func (st sharedStore) PutZone(z model.Zone) error {
 }
 
 func (st sharedStore) DeleteZone(id string) (bool, error) {
-	found, err := st.storeAdapter.DeleteZone(id)
+	found, err := st.Store.DeleteZone(id)
 	if err != nil || !found {
 		return found, err
 	}

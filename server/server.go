@@ -326,7 +326,7 @@ func (s *Server) startHTTP(ln net.Listener) error {
 	}
 	ln = httpsLn
 	handler := api.New(api.Options{
-		Store:      s.apiStore(),
+		Store:      s.withSharing(s.apiStore()),
 		Hooks:      &apiHooks{s: s},
 		TokenRole:  s.tokenRole,
 		HashSecret: s.hasher.Hash,
