@@ -325,7 +325,7 @@ func (p *Pipeline) account(msg broker.Message, res *Result) {
 		first := res.Dropped[0]
 		p.log.Warn("fix fields dropped",
 			"vehicle_id", msg.Terminal, "topic", msg.Topic, "dropped", len(res.Dropped),
-			"accepted", len(res.Fixes), "field", first.Field, "reason", first.Reason.String(), "err", first,
+			"accepted", len(res.Fixes), "field", first.Field, "reason", first.Reason.String(), "message", first.Message,
 			"similar_suppressed", p.suppressed.Swap(0))
 		return
 	}
