@@ -233,7 +233,7 @@ func DeviationMessage(d model.Deviation, v model.Vehicle, trip *model.Trip, book
 		Lat:         d.Lat,
 		Lon:         d.Lon,
 		Late:        d.Late,
-		ReceivedAt:  formatTime(d.ReceivedAt),
+		ReceivedAt:  formatReceiveTime(d.ReceivedAt),
 		Peak:        d.Peak,
 		Severity:    d.Severity,
 		Text:        d.TextZH,
@@ -445,6 +445,17 @@ func trackExcerpt(fixes []model.Fix) []TrackPoint {
 
 // formatTime renders t as RFC 3339 in UTC with milliseconds, or "" for the
 // zero time.
+// formatReceiveTime formats a receive time to the microsecond: fixes a
+// few hundred microseconds apart can decide transitions, and a receiver
+// that orders them, or matches them to what it sent, needs to tell them
+// apart.
+func formatReceiveTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02T15:04:05.000000Z07:00")
+}
+
 func formatTime(t time.Time) string {
 	if t.IsZero() {
 		return ""

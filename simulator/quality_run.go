@@ -339,9 +339,9 @@ func (q *qualityVehicle) run(ctx context.Context) ScenarioResult {
 
 // detectedAt is the scenario's DetectionClock. The receive time comes
 // from the open message on the regulator feed, or from the API while the
-// episode is still open. Receive times may be rounded down to the
-// millisecond, so the lookup rounds up; at worst it counts one message
-// too many.
+// episode is still open. The feed gives receive times to the
+// microsecond, rounded down, so the lookup rounds up; at worst it counts
+// a message published within that microsecond.
 func (q *qualityVehicle) detectedAt(d *model.Deviation) (time.Time, bool) {
 	var received time.Time
 	if q.opts.Feed != nil {
@@ -353,7 +353,7 @@ func (q *qualityVehicle) detectedAt(d *model.Deviation) (time.Time, bool) {
 	if received.IsZero() {
 		return time.Time{}, false
 	}
-	sent, ok := q.sent.fixTimeAt(received.Add(time.Millisecond - time.Nanosecond))
+	sent, ok := q.sent.fixTimeAt(received.Add(time.Microsecond - time.Nanosecond))
 	// From LiveFrom on, fix time runs with the wall clock, so an episode
 	// the server's timer raised between two fixes is dated by its receive
 	// time.

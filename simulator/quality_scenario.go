@@ -140,7 +140,7 @@ func ThresholdsFrom(cfg deviation.Config) Thresholds {
 
 // ServerTickEvery is the period of the hwtrack server's timer for the
 // engine's time-based rules (tickEvery in server/engine.go). A live signal
-// loss is raised up to this long after its threshold.
+// loss or trip overtime is raised up to this long after its threshold.
 const ServerTickEvery = 15 * time.Second
 
 // persistence returns how much fix time after a condition starts the
@@ -164,12 +164,12 @@ func (t Thresholds) persistence(kind model.DeviationKind) time.Duration {
 // thresholds allow for l: from its start to the first report that carries
 // a fix at least the persistence of its kind later. With reports one
 // interval apart that is the persistence plus at most one interval, and
-// it grows by any gap the recording itself has there. A signal loss has
-// no report to wait for, so its bound is the threshold plus one server
-// tick.
+// it grows by any gap the recording itself has there. The server
+// decides a signal loss and a trip overtime on its own clock, checked
+// once a tick, so their bound is the threshold plus one server tick.
 func (s *Scenario) delayBound(l Label, th Thresholds) time.Duration {
 	due := l.Start.Add(th.persistence(l.Kind))
-	if l.Kind == model.KindSignalLoss {
+	if l.Kind == model.KindSignalLoss || l.Kind == model.KindTripOvertime {
 		return due.Add(ServerTickEvery).Sub(l.Start)
 	}
 	newest := time.Time{}

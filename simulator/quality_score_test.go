@@ -237,6 +237,7 @@ func TestDelayBound(t *testing.T) {
 		{name: "batches of six", scenario: batched, label: Label{Kind: model.KindRestrictedZone, Start: at(60)}, want: 50 * time.Second},
 		{name: "long stop", scenario: scoreScenario(nil, nil), label: Label{Kind: model.KindLongStop, Start: at(0)}, want: 10 * time.Minute},
 		{name: "signal loss waits for the server tick", scenario: scoreScenario(nil, nil), label: Label{Kind: model.KindSignalLoss, Start: at(0)}, want: th.SignalLoss + ServerTickEvery},
+		{name: "trip overtime waits for the server tick", scenario: scoreScenario(nil, nil), label: Label{Kind: model.KindTripOvertime, Start: at(0)}, want: ServerTickEvery},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
