@@ -107,6 +107,7 @@ func checkTimeSeries(ts TimeSeries, problems *Error) {
 	default:
 		problems.add("timeseries.backend: %q is not embedded or influxdb", ts.Backend)
 	}
+
 	c := ts.InfluxDB
 	if ts.Backend == BackendInfluxDB || c.URL != "" {
 		u, err := url.Parse(c.URL)
@@ -121,6 +122,7 @@ func checkTimeSeries(ts TimeSeries, problems *Error) {
 			problems.add("timeseries.influxdb.url: missing host:port, e.g. http://127.0.0.1:8086")
 		}
 	}
+
 	if c.Token != "" && c.TokenFile != "" {
 		problems.add("timeseries.influxdb.token_file: set either token or token_file, not both")
 	}
@@ -129,6 +131,7 @@ func checkTimeSeries(ts TimeSeries, problems *Error) {
 			problems.add("timeseries.influxdb.token_file: %v", err)
 		}
 	}
+
 	if c.Bucket == "" {
 		problems.add("timeseries.influxdb.bucket: must not be empty; for InfluxDB 1.8 use database or database/retention_policy")
 	}
@@ -138,6 +141,7 @@ func checkTimeSeries(ts TimeSeries, problems *Error) {
 	if c.Measurement == "" || strings.HasPrefix(c.Measurement, "_") || strings.ContainsAny(c.Measurement, "\n\r\t\"\\") {
 		problems.add("timeseries.influxdb.measurement: %q must be non-empty, not start with _ and hold no quotes, backslashes or control characters", c.Measurement)
 	}
+
 	checkRange("timeseries.influxdb.batch_size", c.BatchSize, 1, 50_000, problems)
 	checkDuration("timeseries.influxdb.flush_interval", c.FlushInterval, 10*time.Millisecond, time.Minute, problems)
 	checkRange("timeseries.influxdb.spool_max_bytes", c.SpoolMaxBytes, 1<<20, 1<<40, problems)

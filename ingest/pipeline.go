@@ -46,9 +46,9 @@ type Engine interface {
 // The pipeline hands it fixes before it counts them as processed, and
 // keeps the recovery point below PendingFrom. So after a crash the raw log
 // is replayed from before any fix the writer held only in memory, and
-// those fixes reach it again. Replaying the raw log is chosen over a
-// write-ahead log of the writer's own because the raw log already holds
-// every fix durably; the writer only has to report what is not yet safe.
+// those fixes reach it again. The writer keeps no write-ahead log of its
+// own, because the raw log already holds every fix durably. It only has to
+// report what is not yet safe.
 type SeriesWriter interface {
 	// WriteFixes queues fixes and returns without waiting on the network.
 	WriteFixes(fixes []model.Fix)
@@ -574,8 +574,9 @@ func (p *Pipeline) Close() error {
 		p.Drain()
 		if p.opts.Series != nil {
 			if ferr := p.opts.Series.Flush(); ferr != nil {
-				// The recovery point stays before what is not flushed.
-				p.log.Error("time series writer not flushed; the next start writes the rest from the raw log", "err", ferr)
+				// The checkpoint below stays before the unflushed fixes, so
+				// the next start replays them from the raw log.
+				p.log.Error("time series writer not flushed; its fixes will be replayed from the raw log on the next start", "err", ferr)
 			}
 		}
 		err = p.Checkpoint()

@@ -50,7 +50,7 @@ type fixKey struct {
 
 // influxFixes reads terminal's points with InfluxQL, not through the
 // server, and counts each (time, seq). It returns nil while influxd does
-// not answer.
+// not respond.
 func influxFixes(t testing.TB, d *testenv.InfluxD, terminal string) map[fixKey]int {
 	t.Helper()
 	series, err := d.Query(influxDB, fmt.Sprintf(`SELECT seq, lat FROM fix WHERE terminal = '%s'`, terminal))

@@ -4,11 +4,11 @@
 //
 // Each fix is one point of the configured measurement (default "fix"),
 // tagged with the vehicle's terminal id and stamped with the fix time in
-// nanoseconds. The fields are lat, lon, valid, source and received_at
-// (Unix nanoseconds) on every point, plus alt, speed, heading, sats, hdop,
-// accuracy, acc, odometer, alarm, status and seq when the unit sent them,
-// so a track read back has the same optional fields as the one stored
-// locally. InfluxDB 1.8 has no unsigned integers, so alarm, status and seq
+// nanoseconds. Every point has the fields lat, lon, valid, source and
+// received_at (Unix nanoseconds). It has alt, speed, heading, sats, hdop,
+// accuracy, acc, odometer, alarm, status and seq only when the unit sent
+// them, so a track read back has the same optional fields as the one
+// stored locally. InfluxDB 1.8 has no unsigned integers, so alarm, status and seq
 // are written as signed 64-bit integers with the same bits.
 //
 // InfluxDB identifies a point by measurement, tags and timestamp, so a

@@ -13,9 +13,10 @@ type errorClass uint8
 
 const (
 	classUnknown errorClass = iota
-	// classNetwork is no HTTP answer: refused, reset or timed out.
+	// classNetwork is a request without an HTTP response: refused, reset or
+	// timed out.
 	classNetwork
-	// classServer is a 5xx answer.
+	// classServer is a 5xx response.
 	classServer
 	// classThrottled is 429 Too Many Requests.
 	classThrottled

@@ -10,7 +10,7 @@ import (
 // Reasons a point is not written, the label values of
 // hwtrack_timeseries_points_rejected_total.
 const (
-	// rejectInfluxDB: InfluxDB answered 4xx; the batch is in the reject file.
+	// rejectInfluxDB: InfluxDB responded 4xx; the batch is in the reject file.
 	rejectInfluxDB = "influxdb"
 	// rejectEncode: the fix has no line protocol form.
 	rejectEncode = "encode"

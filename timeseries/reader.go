@@ -16,6 +16,12 @@ import (
 
 // Reader reads tracks back from InfluxDB with Flux, which InfluxDB 1.8
 // serves when its [http] section sets flux-enabled = true.
+//
+// NOTE: on InfluxDB 1.8 a day at 1 Hz takes seconds, most of it in the
+// server's Flux engine. InfluxQL on the 1.x /query endpoint measured more
+// than twice as fast (docs/benchmarks.md), but the client has no InfluxQL
+// API, and InfluxDB 2.x serves InfluxQL only for buckets mapped to a
+// database and retention policy.
 type Reader struct {
 	opts   Options
 	client influxdb2.Client
@@ -141,6 +147,7 @@ func fixFromRecord(terminal string, v map[string]any) (model.Fix, error) {
 		return f, fmt.Errorf("row without a _time: %v", v)
 	}
 	f.Time = t
+
 	var err error
 	read := func(key string, dst *float64, bit model.FieldSet) {
 		switch x := v[key].(type) {
@@ -168,6 +175,7 @@ func fixFromRecord(terminal string, v map[string]any) (model.Fix, error) {
 			return 0, false
 		}
 	}
+
 	read(fieldLat, &f.Lat, 0)
 	read(fieldLon, &f.Lon, 0)
 	read(fieldAlt, &f.AltM, model.HasAlt)
@@ -176,6 +184,7 @@ func fixFromRecord(terminal string, v map[string]any) (model.Fix, error) {
 	read(fieldHDOP, &f.HDOP, model.HasHDOP)
 	read(fieldAccuracy, &f.AccuracyM, model.HasAccuracy)
 	read(fieldOdometer, &f.OdometerKm, model.HasOdometer)
+
 	if n, ok := readInt(fieldSats, model.HasSats); ok {
 		f.Sats = int(n)
 	}
@@ -191,6 +200,7 @@ func fixFromRecord(terminal string, v map[string]any) (model.Fix, error) {
 	if n, ok := readInt(fieldReceivedAt, 0); ok {
 		f.ReceivedAt = time.Unix(0, n).UTC()
 	}
+
 	if b, ok := v[fieldValid].(bool); ok {
 		f.Valid = b
 	}

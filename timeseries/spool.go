@@ -59,8 +59,8 @@ type spoolRecord struct {
 }
 
 // spoolSegment is one segment file. end is the offset after its last good
-// frame and records the number of unwritten frames before it; corrupt
-// segments are renamed instead of deleted once read.
+// frame, and records counts the unwritten frames before it. A corrupt
+// segment is renamed instead of deleted once read.
 type spoolSegment struct {
 	num     uint64
 	end     int64
@@ -126,7 +126,7 @@ func openSpool(dir string, maxBytes int64, log *slog.Logger) (*spool, error) {
 		s.segments = append(s.segments, seg)
 	}
 	if s.records > 0 {
-		s.log.Info("time series spool holds batches from before the last stop", "batches", s.records, "bytes", s.bytes, "oldest", s.oldest)
+		s.log.Info("time series spool contains batches from before the last stop", "batches", s.records, "bytes", s.bytes, "oldest", s.oldest)
 	}
 	return s, nil
 }
@@ -291,9 +291,9 @@ func (s *spool) append(batches []*batch) (int, error) {
 	}
 	if written > 0 {
 		if serr := s.tail.Sync(); serr != nil {
-			// The frames may not survive a power failure, but they are in
-			// the page cache and will be read; report the error so the
-			// caller keeps them pending.
+			// The frames are in the page cache and will be read, but they
+			// may not survive a power failure. Reporting the error makes
+			// the caller keep them pending.
 			return 0, fmt.Errorf("sync spool segment: %w", serr)
 		}
 	}
@@ -518,7 +518,7 @@ func (s *spool) reject(body []byte, status int, reason string, now time.Time) er
 	return nil
 }
 
-// spoolStats is what the metrics read.
+// spoolStats is a snapshot of the spool counters for the metrics.
 type spoolStats struct {
 	bytes         int64
 	batches       int

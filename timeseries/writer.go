@@ -550,7 +550,7 @@ func (w *Writer) release(j job) {
 func (w *Writer) retryLater(j job, class errorClass, cause error) {
 	stopping := w.sendCtx.Err() != nil
 	if !w.outage.Swap(true) && !stopping {
-		w.log.Warn("InfluxDB write failed; spooling batches to disk until it answers again", "class", class.String(), "err", cause)
+		w.log.Warn("InfluxDB write failed; spooling batches to disk until a write succeeds", "class", class.String(), "err", cause)
 		w.failLog.Allow() // the next reminder comes a minute later
 	} else if !stopping && w.failLog.Allow() {
 		st := w.spool.stats()

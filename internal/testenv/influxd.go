@@ -129,7 +129,7 @@ func StartInfluxD(t testing.TB, db string) *InfluxD {
 // URL returns the server's http:// address.
 func (d *InfluxD) URL() string { return "http://127.0.0.1:" + strconv.Itoa(d.Port) }
 
-// Start runs influxd and waits until /ping answers 204.
+// Start runs influxd and waits until /ping responds 204.
 func (d *InfluxD) Start() {
 	d.t.Helper()
 	d.stderr = &bytes.Buffer{}
@@ -152,7 +152,7 @@ func (d *InfluxD) Start() {
 	}
 	out := d.stderr.String()
 	d.Stop()
-	d.t.Fatalf("influxd did not answer /ping on port %d within 30 s; output: %s", d.Port, out)
+	d.t.Fatalf("influxd did not respond to /ping on port %d within 30 s; output: %s", d.Port, out)
 }
 
 // Stop sends SIGTERM to influxd's PID and waits for it to exit, killing it
@@ -205,6 +205,7 @@ func (d *InfluxD) influxQL(db, q string) ([]Series, error) {
 	if db != "" {
 		form.Set("db", db)
 	}
+
 	resp, err := http.PostForm(d.URL()+"/query", form)
 	if err != nil {
 		return nil, err
@@ -224,6 +225,7 @@ func (d *InfluxD) influxQL(db, q string) ([]Series, error) {
 		} `json:"results"`
 		Error string `json:"error"`
 	}
+
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&out); err != nil {
