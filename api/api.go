@@ -131,6 +131,9 @@ type Options struct {
 	// DeviationHandled forwards a handling action (HandlingAck or
 	// HandlingHandled) with the deviation as it is after the action.
 	DeviationHandled func(action string, d model.Deviation) error
+	// Video is the camera relay behind the WHEP and camera endpoints. Nil
+	// leaves them unrouted.
+	Video VideoService
 }
 
 // server holds the dependencies every handler uses. Its fields are set once
@@ -156,6 +159,7 @@ type server struct {
 	live             *live.Hub
 	static           fs.FS
 	deviationHandled func(action string, d model.Deviation) error
+	video            VideoService
 
 	// vehicleMu serializes the check-then-write of vehicle registration, so
 	// two requests for one terminal cannot both pass the conflict check.
@@ -196,6 +200,7 @@ func New(opts Options) http.Handler {
 		live:             opts.Live,
 		static:           opts.Static,
 		deviationHandled: opts.DeviationHandled,
+		video:            opts.Video,
 	}
 	if s.console != nil && s.consoleStore == nil {
 		panic("api.New: Options.ConsoleStore is required with Options.Console")
@@ -280,6 +285,7 @@ func (s *server) routes() http.Handler {
 			route{http.MethodGet, s.listAudit, adminRegulator, ""})
 		s.handle(v1, "/api/v1/console/config", get(s.consoleConfig))
 	}
+	s.videoRoutes(v1)
 	v1.HandleFunc("/", s.wrap(notFound))
 
 	root := http.NewServeMux()

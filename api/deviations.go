@@ -39,6 +39,7 @@ type deviationView struct {
 	ZoneID     string               `json:"zone_id,omitempty"`
 	ZoneName   string               `json:"zone_name,omitempty"`
 	Segment    *int                 `json:"segment,omitempty"`
+	Channel    int                  `json:"channel,omitempty"`
 	Peak       float64              `json:"peak"`
 	Late       bool                 `json:"late"`
 	ReceivedAt *time.Time           `json:"received_at"`
@@ -121,6 +122,7 @@ func viewDeviation(d *model.Deviation) deviationView {
 		ZoneID:    d.ZoneID,
 		ZoneName:  d.ZoneName,
 		Peak:      d.Peak,
+		Channel:   d.Channel,
 		Late:      d.Late,
 		Severity:  d.Severity,
 		Text:      d.TextZH,

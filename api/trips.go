@@ -23,15 +23,17 @@ const (
 )
 
 type tripRequest struct {
-	Terminal     string               `json:"terminal"`
-	Driver       string               `json:"driver"`
-	Escort       string               `json:"escort"`
-	Route        json.RawMessage      `json:"route"`
-	CorridorM    float64              `json:"corridor_m"`
-	Segments     []model.RouteSegment `json:"segments"`
-	Bookings     []string             `json:"bookings"`
-	PlannedStart string               `json:"planned_start"`
-	PlannedEnd   string               `json:"planned_end"`
+	Terminal  string               `json:"terminal"`
+	Driver    string               `json:"driver"`
+	Escort    string               `json:"escort"`
+	Route     json.RawMessage      `json:"route"`
+	CorridorM float64              `json:"corridor_m"`
+	Segments  []model.RouteSegment `json:"segments"`
+	Bookings  []string             `json:"bookings"`
+	// CameraRequired is optional and false when absent.
+	CameraRequired bool   `json:"camera_required"`
+	PlannedStart   string `json:"planned_start"`
+	PlannedEnd     string `json:"planned_end"`
 }
 
 // lineString is a GeoJSON LineString geometry (RFC 7946, section 3.1.4).
@@ -86,18 +88,19 @@ func (s *server) createTrip(w http.ResponseWriter, r *http.Request) error {
 
 	now := s.now()
 	trip := model.Trip{
-		ID:           s.ids.New(prefixTrip, now),
-		Terminal:     req.Terminal,
-		Driver:       req.Driver,
-		Escort:       req.Escort,
-		Route:        route,
-		CorridorM:    req.CorridorM,
-		Segments:     req.Segments,
-		Bookings:     req.Bookings,
-		PlannedStart: start.UTC(),
-		PlannedEnd:   end.UTC(),
-		State:        model.TripDispatched,
-		CreatedAt:    now.UTC(),
+		ID:             s.ids.New(prefixTrip, now),
+		Terminal:       req.Terminal,
+		Driver:         req.Driver,
+		Escort:         req.Escort,
+		Route:          route,
+		CorridorM:      req.CorridorM,
+		Segments:       req.Segments,
+		Bookings:       req.Bookings,
+		CameraRequired: req.CameraRequired,
+		PlannedStart:   start.UTC(),
+		PlannedEnd:     end.UTC(),
+		State:          model.TripDispatched,
+		CreatedAt:      now.UTC(),
 	}
 	if trip.Bookings == nil {
 		trip.Bookings = []string{}

@@ -286,6 +286,13 @@ func (b *Broker) Publish(topic string, payload []byte) error {
 	return b.server.Publish(topic, payload, false, 0)
 }
 
+// PublishReliable sends payload to topic from the server at QoS 1, for
+// messages a vehicle must not miss on a lossy link, such as camera
+// signalling. Subscribers at QoS 0 still get it at QoS 0.
+func (b *Broker) PublishReliable(topic string, payload []byte) error {
+	return b.server.Publish(topic, payload, false, 1)
+}
+
 // Close stops the listeners and disconnects every client. It is safe to
 // call more than once.
 func (b *Broker) Close() error {

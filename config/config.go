@@ -31,6 +31,7 @@ type Config struct {
 	Console   Console   `yaml:"console"`
 	// TimeSeries selects where fix history lives (timeseries.go).
 	TimeSeries TimeSeries `yaml:"timeseries"`
+	Video      Video      `yaml:"video"`
 	// ZoneFiles are GeoJSON FeatureCollections loaded at start; their
 	// zones are replaced on every start, zones added through the API stay.
 	ZoneFiles []string `yaml:"zone_files"`
@@ -242,5 +243,6 @@ func Default() Config {
 		},
 		ZoneFiles:  []string{"configs/zones.geojson"},
 		TimeSeries: defaultTimeSeries(),
+		Video:      DefaultVideo(),
 	}
 }

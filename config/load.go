@@ -223,8 +223,14 @@ func setFromString(target reflect.Value, value string) error {
 		}
 		target.SetFloat(f)
 	case reflect.Slice:
-		if target.Type().Elem().Kind() == reflect.Float64 {
+		switch target.Type().Elem().Kind() {
+		case reflect.Float64:
 			return setFloats(target, value)
+		case reflect.Int:
+			return setInts(target, value)
+		case reflect.String:
+		default:
+			return fmt.Errorf("cannot be set from the environment; set it in the config file")
 		}
 		var items []string
 		for item := range strings.SplitSeq(value, ",") {
@@ -252,6 +258,24 @@ func setFloats(target reflect.Value, value string) error {
 			return fmt.Errorf("invalid number %q in the list", item)
 		}
 		items = append(items, f)
+	}
+	target.Set(reflect.ValueOf(items))
+	return nil
+}
+
+// setInts sets a list of integers from a comma-separated value.
+func setInts(target reflect.Value, value string) error {
+	var items []int
+	for item := range strings.SplitSeq(value, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		n, err := strconv.Atoi(item)
+		if err != nil {
+			return fmt.Errorf("invalid integer %q in the list", item)
+		}
+		items = append(items, n)
 	}
 	target.Set(reflect.ValueOf(items))
 	return nil

@@ -100,6 +100,7 @@ func validate(cfg *Config, problems *Error) {
 
 	checkConsole(cfg.Console, problems)
 	checkTimeSeries(cfg.TimeSeries, problems)
+	checkVideo(cfg.Video, problems)
 
 	if !cfg.Demo {
 		checkSampleSecrets(cfg, problems)

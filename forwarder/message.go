@@ -64,6 +64,8 @@ const (
 //   - zone: {id, name} of the zone involved, or null. For a route deviation
 //     the zone is the trip's route and segment is the index of the nearest
 //     route segment (null for other kinds).
+//   - channel: the camera channel of a video_loss episode; absent for
+//     other kinds.
 //   - peak: the episode's extreme value (metres off route, km/h, seconds).
 //   - severity: free-form level set by the rules engine, "" when unset.
 //   - text, text_en: the description in Simplified Chinese and in English.
@@ -90,6 +92,7 @@ type DeviationPayload struct {
 	ReceivedAt  string           `json:"received_at"`
 	Zone        *ZonePayload     `json:"zone"`
 	Segment     *int             `json:"segment"`
+	Channel     *int             `json:"channel,omitempty"`
 	Peak        float64          `json:"peak"`
 	Severity    string           `json:"severity"`
 	Text        string           `json:"text"`
@@ -253,6 +256,10 @@ func DeviationMessage(d model.Deviation, v model.Vehicle, trip *model.Trip, book
 	if d.Kind == model.KindRouteDeviation {
 		segment := d.Segment
 		p.Segment = &segment
+	}
+	if d.Kind == model.KindVideoLoss {
+		channel := d.Channel
+		p.Channel = &channel
 	}
 	if trip != nil {
 		tp := tripPayload(*trip)

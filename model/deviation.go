@@ -127,6 +127,9 @@ type Deviation struct {
 	ZoneID   string `json:"zone_id,omitempty"`
 	ZoneName string `json:"zone_name,omitempty"`
 	Segment  int    `json:"segment,omitempty"`
+	// Channel is the camera channel of a video_loss episode (JT/T 1078
+	// numbering: 1 driver, 2 road ahead, 3 cargo/tank, 10 rear).
+	Channel int `json:"channel,omitempty"`
 
 	// Peak is the episode's extreme value: metres off the route for a
 	// route deviation, km/h for overspeed, seconds for a stop.

@@ -100,13 +100,16 @@ type Trip struct {
 	CorridorM float64 `json:"corridor_m"`
 	// Segments, when present, has one entry per route segment (segment i
 	// joins route points i and i+1) with that segment's own attributes.
-	Segments     []RouteSegment `json:"segments,omitempty"`
-	Bookings     []string       `json:"bookings"`
-	PlannedStart time.Time      `json:"planned_start"`
-	PlannedEnd   time.Time      `json:"planned_end"`
-	State        TripState      `json:"state"`
-	CreatedAt    time.Time      `json:"created_at"`
-	CompletedAt  time.Time      `json:"completed_at,omitzero"`
+	Segments []RouteSegment `json:"segments,omitempty"`
+	Bookings []string       `json:"bookings"`
+	// CameraRequired makes a camera stream that fails to start or drops
+	// during the trip a video_loss deviation.
+	CameraRequired bool      `json:"camera_required"`
+	PlannedStart   time.Time `json:"planned_start"`
+	PlannedEnd     time.Time `json:"planned_end"`
+	State          TripState `json:"state"`
+	CreatedAt      time.Time `json:"created_at"`
+	CompletedAt    time.Time `json:"completed_at,omitzero"`
 }
 
 // RouteSegment is the attributes of one segment of a trip's route, as

@@ -30,6 +30,7 @@ import (
 	"github.com/hwtrack/hwtrack/ingest"
 	"github.com/hwtrack/hwtrack/model"
 	"github.com/hwtrack/hwtrack/storage"
+	"github.com/hwtrack/hwtrack/video"
 )
 
 // Options are what a Server needs beyond its configuration. The listener
@@ -76,6 +77,8 @@ type Server struct {
 	metrics   *prometheus.Registry
 	ui        consoleWiring
 	series    timeSeries
+	video     *video.Relay
+	videoLoss *videoLoss
 
 	// cluster is the ingest node in external mode, else nil. It is set
 	// while the node starts and already delivers shared records.
@@ -219,6 +222,9 @@ func Start(opts Options) (_ *Server, err error) {
 	}
 	s.pipeline.RunCheckpoints()
 	s.forwarder.Start(context.Background())
+	if err := s.startVideo(); err != nil {
+		return nil, err
+	}
 	if err := s.startExternal(); err != nil {
 		return nil, err
 	}
@@ -253,7 +259,7 @@ func Start(opts Options) (_ *Server, err error) {
 		MessageExpiry:  cfg.MQTT.MessageExpiry.Std(),
 		MaxClients:     cfg.MQTT.MaxClients,
 		Credentials:    s.registry,
-		Handler:        handler,
+		Handler:        publishHandler{next: handler, video: s.video},
 		Logger:         log,
 	})
 	if err != nil {
@@ -302,6 +308,7 @@ func (s *Server) registerMetrics() error {
 		cs = append(cs, s.counter.collectors()...)
 	}
 	cs = append(cs, s.clusterCollectors()...)
+	cs = append(cs, s.video.Collectors()...)
 	for _, c := range cs {
 		if err := s.metrics.Register(c); err != nil {
 			return fmt.Errorf("register metrics: %w", err)
@@ -342,6 +349,7 @@ func (s *Server) startHTTP(ln net.Listener) error {
 		Live:             s.ui.live,
 		Static:           s.ui.static,
 		DeviationHandled: s.forwardHandling,
+		Video:            s.video,
 	})
 	s.http = &http.Server{
 		Handler:           handler,
@@ -428,6 +436,10 @@ func (s *Server) Close() error {
 		defer cancel()
 		if s.http != nil {
 			errs = append(errs, s.http.Shutdown(ctx))
+		}
+		if s.video != nil {
+			// Before the broker, so every vehicle still gets video_stop.
+			errs = append(errs, s.video.Close())
 		}
 		if s.broker != nil {
 			errs = append(errs, s.broker.Close())

@@ -165,5 +165,6 @@ func (h *apiHooks) TripCompleted(t model.Trip) error {
 		return fmt.Errorf("close trip route: %w", err)
 	}
 	(&deviationSink{s: s}).HandleDeviations(t.Terminal, closed)
+	s.videoLoss.tripEnded(t)
 	return errors.Join(s.forwardTrip("completed", t, t.CompletedAt))
 }
