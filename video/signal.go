@@ -297,9 +297,6 @@ const (
 	// ReasonStaleSession is a message for a session that is not the
 	// channel's current one, or for a channel nobody asked to start.
 	ReasonStaleSession
-	// ReasonOverloaded is a message dropped because the channel's queue was
-	// full.
-	ReasonOverloaded
 
 	reasonCount // must stay last
 )
@@ -316,7 +313,6 @@ var reasonNames = [...]string{
 	ReasonBadSDP:          "bad_sdp",
 	ReasonBadCandidate:    "bad_candidate",
 	ReasonStaleSession:    "stale_session",
-	ReasonOverloaded:      "overloaded",
 }
 
 func (r RejectReason) String() string {
