@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -45,6 +46,9 @@ func (s *Store) PutFixes(fixes []model.Fix, appliedRawSeq uint64) (stored, dupli
 		newTerms []string
 		valueBuf []byte
 		useMap   = len(fixes) > smallBatch
+		// batchNewest is the largest key stored per terminal, raising
+		// newestFixKey once the batch is committed.
+		batchNewest = make(map[string][]byte, 1)
 	)
 	if useMap {
 		keySet = make(map[string]struct{}, len(fixes))
@@ -56,7 +60,7 @@ func (s *Store) PutFixes(fixes []model.Fix, appliedRawSeq uint64) (stored, dupli
 			duplicates++
 			continue
 		}
-		exists, err := s.exists(key)
+		exists, err := s.storedFix(f.Terminal, key)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -75,6 +79,9 @@ func (s *Store) PutFixes(fixes []model.Fix, appliedRawSeq uint64) (stored, dupli
 			return 0, 0, fmt.Errorf("add fix to batch: %w", err)
 		}
 		stored++
+		if newest, ok := batchNewest[f.Terminal]; !ok || bytes.Compare(key, newest) > 0 {
+			batchNewest[f.Terminal] = key
+		}
 
 		if _, ok := s.fixTerminals[f.Terminal]; !ok && !containsString(newTerms, f.Terminal) {
 			newTerms = append(newTerms, f.Terminal)
@@ -84,13 +91,15 @@ func (s *Store) PutFixes(fixes []model.Fix, appliedRawSeq uint64) (stored, dupli
 		}
 	}
 
-	current, err := s.appliedRawSeqLocked()
-	if err != nil {
-		return 0, 0, err
-	}
-	if appliedRawSeq > current {
-		if err := b.Set([]byte(keyAppliedRawSeq), binary.BigEndian.AppendUint64(nil, appliedRawSeq), nil); err != nil {
-			return 0, 0, fmt.Errorf("add applied raw seq to batch: %w", err)
+	if appliedRawSeq > 0 {
+		current, err := s.appliedRawSeqLocked()
+		if err != nil {
+			return 0, 0, err
+		}
+		if appliedRawSeq > current {
+			if err := b.Set([]byte(keyAppliedRawSeq), binary.BigEndian.AppendUint64(nil, appliedRawSeq), nil); err != nil {
+				return 0, 0, fmt.Errorf("add applied raw seq to batch: %w", err)
+			}
 		}
 	}
 
@@ -102,6 +111,11 @@ func (s *Store) PutFixes(fixes []model.Fix, appliedRawSeq uint64) (stored, dupli
 	}
 	for _, t := range newTerms {
 		s.fixTerminals[t] = struct{}{}
+	}
+	for terminal, key := range batchNewest {
+		if bytes.Compare(key, s.newestFixKey[terminal]) > 0 {
+			s.newestFixKey[terminal] = key
+		}
 	}
 	s.metrics.fixesStored.Add(float64(stored))
 	s.metrics.fixDuplicates.Add(float64(duplicates))
@@ -128,6 +142,40 @@ func containsString(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// storedFix reports whether the fix key of terminal is stored. It looks
+// the key up only when it is not above the newest key known for the
+// terminal. Call with fixMu held.
+func (s *Store) storedFix(terminal string, key []byte) (bool, error) {
+	newest, ok := s.newestFixKey[terminal]
+	if !ok {
+		var err error
+		if newest, err = s.loadNewestFixKey(terminal); err != nil {
+			return false, err
+		}
+		s.newestFixKey[terminal] = newest
+	}
+	if bytes.Compare(key, newest) > 0 {
+		return false, nil
+	}
+	return s.exists(key)
+}
+
+// loadNewestFixKey returns the largest stored fix key of terminal, or the
+// terminal's key prefix, which every fix key of it sorts above, when it has
+// none.
+func (s *Store) loadNewestFixKey(terminal string) ([]byte, error) {
+	prefix := terminalPrefix(prefixFix, terminal)
+	iter, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, fmt.Errorf("open fix iterator: %w", err)
+	}
+	defer iter.Close()
+	if iter.Last() {
+		return bytes.Clone(iter.Key()), iter.Error()
+	}
+	return prefix, iter.Error()
 }
 
 // exists reports whether key is stored.

@@ -60,6 +60,11 @@ type Store struct {
 	// atomic, and guards fixTerminals.
 	fixMu        sync.Mutex
 	fixTerminals map[string]struct{}
+	// newestFixKey maps a terminal to an upper bound of its stored fix
+	// keys, loaded on first use; guarded by fixMu. A key above it cannot
+	// be stored yet, so fixes arriving in time order skip the duplicate
+	// look-up. Pruning only removes keys, which keeps the bound true.
+	newestFixKey map[string][]byte
 
 	// entityMu serialises read-modify-write of trips and deviations, whose
 	// index keys depend on the previous value.
@@ -101,6 +106,7 @@ func Open(opts Options) (*Store, error) {
 		log:          log,
 		metrics:      newMetrics(),
 		fixTerminals: make(map[string]struct{}),
+		newestFixKey: make(map[string][]byte),
 	}
 
 	dbDir := filepath.Join(opts.Dir, "db")
