@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -375,8 +376,10 @@ func (w *Writer) spillQueue() {
 		return
 	}
 	w.spillBatches(bs)
+	// Flush and the flush goroutine may spill at the same time, so only
+	// this call's batches leave the list.
 	w.mu.Lock()
-	w.spilling = w.spilling[:0]
+	w.spilling = slices.DeleteFunc(w.spilling, func(b *batch) bool { return slices.Contains(bs, b) })
 	w.mu.Unlock()
 	kick(w.senderWake)
 }
@@ -416,7 +419,7 @@ func (w *Writer) deferBatches(bs []*batch, cause error) {
 	w.metrics.pendingPoints.Add(-int64(points + lost))
 	w.metrics.pointsDeferred.Add(float64(points))
 	w.metrics.pointsDropped.Add(float64(lost))
-	w.log.Error("time series spool cannot take more batches: fixes stay in the raw log only and are written to InfluxDB after the next start; restore InfluxDB or raise timeseries.influxdb.spool_max_bytes",
+	w.log.Error("time series batches neither written nor spooled: their fixes stay in the raw log and are written to InfluxDB after the next start; if the spool is full, restore InfluxDB or raise timeseries.influxdb.spool_max_bytes",
 		"points", points, "recovery_point_held_at_raw_seq", from, "spool_max_bytes", w.opts.SpoolMaxBytes, "err", cause)
 	if lost > 0 {
 		w.log.Error("fixes without a raw log record lost: neither InfluxDB nor the spool took them", "points", lost)
