@@ -3,11 +3,13 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -126,6 +128,26 @@ func (p *publisher) acknowledged() map[fixKey]bool {
 	return out
 }
 
+// metricValue returns the value of an unlabelled metric from /metrics.
+func metricValue(t testing.TB, srv *server.Server, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + srv.HTTPAddr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("metric %s not exposed", name)
+	}
+	v, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		t.Fatalf("metric %s: %v", name, err)
+	}
+	return v
+}
+
 // checkExactlyOnce fails unless InfluxDB holds every acknowledged fix
 // exactly once.
 func checkExactlyOnce(t *testing.T, acked map[fixKey]bool, stored map[fixKey]int) {
@@ -170,6 +192,9 @@ func TestInfluxTrackServedFromInfluxDB(t *testing.T) {
 	if len(local) != 500 {
 		t.Fatalf("track on the ingest node has %d fixes, want 500", len(local))
 	}
+	if got := metricValue(t, srv, "hwtrack_timeseries_points_written_total"); got < 500 {
+		t.Errorf("hwtrack_timeseries_points_written_total = %v, want at least 500", got)
+	}
 
 	// A second node with an empty store of its own reads the same track
 	// from InfluxDB alone.
@@ -209,6 +234,11 @@ func TestInfluxOutageLosesNoAcknowledgedFix(t *testing.T) {
 	d.Stop()
 	before := len(pub.acknowledged())
 	waitFor(t, 20*time.Second, "300 more fixes acknowledged during the outage", func() bool { return len(pub.acknowledged()) >= before+300 })
+
+	// The operator sees the outage in the metrics.
+	waitFor(t, 10*time.Second, "the metrics to show the outage and a spool", func() bool {
+		return metricValue(t, srv, "hwtrack_timeseries_up") == 0 && metricValue(t, srv, "hwtrack_timeseries_spool_batches") > 0
+	})
 
 	// During the outage the track still shows every acknowledged fix,
 	// from the embedded store.
