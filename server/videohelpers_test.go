@@ -99,11 +99,15 @@ type testViewer struct {
 	location string
 
 	mu        sync.Mutex
+	mimeType  string
 	nalTypes  []byte // in arrival order
 	frames    int    // access units completed (RTP marker bit)
 	annexB    bytes.Buffer
 	firstNAL  byte
 	connected bool
+	// vp8Start is set by the first VP8 packet: whether it started a key
+	// frame.
+	vp8Start *bool
 }
 
 // whepStatus is a failed WHEP request's status and body.
@@ -112,14 +116,20 @@ type whepStatus struct {
 	body string
 }
 
-// joinViewer posts a recvonly offer to the WHEP endpoint. It returns the
-// viewer, or the status of a request that was not 201.
+// joinViewer posts a recvonly offer to the WHEP endpoint over UDP. It
+// returns the viewer, or the status of a request that was not 201.
 func joinViewer(t testing.TB, srv *server.Server, terminal string, channel int) (*testViewer, *whepStatus) {
+	t.Helper()
+	return joinViewerOver(t, srv, terminal, channel, webrtc.NetworkTypeUDP4)
+}
+
+// joinViewerOver is joinViewer with ICE restricted to one network type.
+func joinViewerOver(t testing.TB, srv *server.Server, terminal string, channel int, network webrtc.NetworkType) (*testViewer, *whepStatus) {
 	t.Helper()
 	var se webrtc.SettingEngine
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetNetworkTypes([]webrtc.NetworkType{network})
 	m := &webrtc.MediaEngine{}
 	if err := video.RegisterCodecs(m); err != nil {
 		t.Fatal(err)
@@ -183,6 +193,13 @@ func joinViewer(t testing.TB, srv *server.Server, terminal string, channel int) 
 }
 
 func (v *testViewer) read(track *webrtc.TrackRemote) {
+	v.mu.Lock()
+	v.mimeType = track.Codec().MimeType
+	v.mu.Unlock()
+	if strings.EqualFold(track.Codec().MimeType, webrtc.MimeTypeVP8) {
+		v.readVP8(track)
+		return
+	}
 	var depacketizer codecs.H264Packet
 	for {
 		pkt, _, err := track.ReadRTP()
@@ -199,6 +216,28 @@ func (v *testViewer) read(track *webrtc.TrackRemote) {
 				}
 				v.nalTypes = append(v.nalTypes, nal[0]&0x1f)
 			}
+		}
+		if pkt.Marker {
+			v.frames++
+		}
+		v.mu.Unlock()
+	}
+}
+
+// readVP8 counts VP8 frames and notes whether the first packet started a
+// key frame (RFC 7741 section 4.2, RFC 6386 section 9.1).
+func (v *testViewer) readVP8(track *webrtc.TrackRemote) {
+	var depacketizer codecs.VP8Packet
+	for {
+		pkt, _, err := track.ReadRTP()
+		if err != nil {
+			return
+		}
+		frame, err := depacketizer.Unmarshal(pkt.Payload)
+		v.mu.Lock()
+		if v.vp8Start == nil && err == nil && len(frame) > 0 {
+			key := depacketizer.S == 1 && depacketizer.PID == 0 && frame[0]&0x01 == 0
+			v.vp8Start = &key
 		}
 		if pkt.Marker {
 			v.frames++

@@ -141,12 +141,15 @@ func ParseIVFClip(data []byte) (*Clip, error) {
 	if len(clip.Frames) == 0 {
 		return nil, errors.New("IVF clip has no frames")
 	}
-	if header.TimebaseDenominator > 0 && header.TimebaseNumerator > 0 {
+	num, den := uint64(header.TimebaseNumerator), uint64(header.TimebaseDenominator)
+	if num > 0 && den > 0 {
+		// pion's reader scales each frame's pts by den/num; undo that to
+		// get the pts step in time base units.
 		ticks := uint64(1)
 		if len(pts) > 1 && pts[1] > pts[0] {
-			ticks = pts[1] - pts[0]
+			ticks = max((pts[1]-pts[0])*num/den, 1)
 		}
-		clip.FrameDuration = time.Duration(ticks) * time.Second * time.Duration(header.TimebaseNumerator) / time.Duration(header.TimebaseDenominator)
+		clip.FrameDuration = time.Duration(ticks * num * uint64(time.Second) / den)
 	}
 	return clip, nil
 }

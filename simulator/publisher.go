@@ -149,6 +149,10 @@ func onlyDropped(notice []byte) bool {
 
 func (p *Publisher) topic(leaf string) string { return TopicPrefix + p.cfg.Terminal + "/" + leaf }
 
+// Client returns the publisher's MQTT connection, so a simulated camera
+// can share it (see CameraConfig.Client).
+func (p *Publisher) Client() mqtt.Client { return p.client }
+
 // Rejected returns how many rejection notices the server has sent so far.
 func (p *Publisher) Rejected() int { return int(p.rejected.Load()) }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -120,6 +121,11 @@ func (t *transport) open() (*webrtc.API, error) {
 	}
 	loopback := isLoopbackHost(udpHost)
 	se.SetIncludeLoopbackCandidate(loopback)
+	if hosts := boundHosts(t.cfg.UDPAddr, t.cfg.TCPAddr); len(hosts) > 0 {
+		// Addresses the sockets do not listen on would be candidates no
+		// peer can reach.
+		se.SetIPFilter(func(ip net.IP) bool { return slices.ContainsFunc(hosts, ip.Equal) })
+	}
 	if udpHost == "" || net.ParseIP(udpHost).IsUnspecified() {
 		mux, err := ice.NewMultiUDPMuxFromPort(udpPort, ice.UDPMuxFromPortWithLogger(t.log.NewLogger("ice")))
 		if err != nil {
@@ -210,6 +216,30 @@ func splitHostPort(key, addr string) (host string, port int, err error) {
 		return "", 0, fmt.Errorf("%s %q: port is not a number in 0..65535", key, addr)
 	}
 	return h, n, nil
+}
+
+// boundHosts returns the IP addresses of listen addresses that name one,
+// or nil when any of them listens on every interface.
+func boundHosts(addrs ...string) []net.IP {
+	var out []net.IP
+	for _, a := range addrs {
+		if a == "" {
+			continue
+		}
+		host, _, err := net.SplitHostPort(a)
+		if err != nil {
+			return nil
+		}
+		if host == "localhost" {
+			host = "127.0.0.1"
+		}
+		ip := net.ParseIP(host)
+		if ip == nil || ip.IsUnspecified() {
+			return nil
+		}
+		out = append(out, ip)
+	}
+	return out
 }
 
 func isLoopbackHost(host string) bool {

@@ -60,13 +60,16 @@ type stream struct {
 	key   streamKey
 	log   *slog.Logger
 
-	// mu guards state, pending, viewers, att, codec, liveSince, backoff,
-	// retryTimer and graceTimer.
+	// mu guards state, pending, viewers, att, startErr, codec, liveSince,
+	// backoff, retryTimer and graceTimer.
 	mu      sync.Mutex
 	state   StreamState
 	pending int // Join calls that wait for the stream
 	viewers map[string]*viewer
 	att     *attempt // the current upstream attempt; nil while retrying or stopped
+	// startErr is why the last attempt failed to start, for the Join calls
+	// of a stream that stopped because of it.
+	startErr *StartFailure
 	// codec is the upstream track's codec, which every viewer's track
 	// uses; it is zero until the first upstream goes live.
 	codec      webrtc.RTPCodecCapability
@@ -240,6 +243,12 @@ func (s *stream) join(ctx context.Context, offer string) (Viewer, error) {
 			break
 		}
 		if state == StateStopped {
+			s.mu.Lock()
+			err := s.startErr
+			s.mu.Unlock()
+			if err != nil {
+				return Viewer{}, err
+			}
 			return Viewer{}, &StartFailure{Reason: FailureUnknown, Message: "the stream was stopped while starting", At: time.Now()}
 		}
 		if att == nil {
@@ -431,6 +440,7 @@ func (s *stream) failLocked(att *attempt, f *StartFailure) effects {
 		s.log.Warn("video stream dropped", "session", att.session, "reason", f.Reason.String(), "err", f.Message)
 	} else {
 		att.err = f
+		s.startErr = f
 		close(att.done)
 		s.relay.metrics.startFailures.WithLabelValues(f.Reason.String()).Inc()
 		s.log.Warn("video stream failed to start", "session", att.session, "reason", f.Reason.String(), "err", f.Message, "candidates", f.Candidates)
@@ -438,7 +448,7 @@ func (s *stream) failLocked(att *attempt, f *StartFailure) effects {
 	e.events = append(e.events, s.event(kind, f))
 
 	if len(s.viewers) == 0 {
-		stopped := s.stopLocked("start failed: " + f.Reason.String())
+		stopped := s.stopLocked("failed: " + f.Reason.String())
 		e.close = append(e.close, stopped.close...)
 		e.publish = append(e.publish, stopped.publish...)
 		e.events = append(e.events, stopped.events...)
