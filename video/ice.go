@@ -15,12 +15,12 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// ICEConfig is how the relay's peer connections reach vehicles and
-// viewers.
+// ICEConfig is the network setup of the relay's peer connections to
+// vehicles and viewers.
 type ICEConfig struct {
 	// UDPAddr is the one UDP address every session shares (ICE UDP mux),
 	// such as ":8189". With an unspecified host the relay listens on that
-	// port on every non-loopback interface address; with a loopback host
+	// port on every non-loopback interface address. With a loopback host
 	// it offers loopback candidates, which only local peers can use.
 	UDPAddr string
 	// TCPAddr is the ICE-TCP fallback listener for peers whose UDP is
@@ -73,7 +73,7 @@ func RegisterCodecs(m *webrtc.MediaEngine) error {
 
 // transport owns the relay's shared ICE sockets and the pion API built on
 // them. The sockets are opened when the first session needs them, so a
-// server that nobody watches never binds the video ports.
+// server without viewers never binds the video ports.
 type transport struct {
 	cfg ICEConfig
 	log logging.LoggerFactory
@@ -251,9 +251,9 @@ func isLoopbackHost(host string) bool {
 }
 
 // CandidateWarning returns a warning for the log when no peer outside this
-// host or container could reach the relay: every address it would offer is
-// loopback, or the server runs in a container and every address is
-// private to it, and no NAT 1:1 address or TURN server is configured. It
+// host or container could reach the relay. That is the case when no NAT
+// 1:1 address or TURN server is configured and every address the relay
+// would offer is loopback, or private to the container it runs in. It
 // returns "" when some address looks reachable.
 func CandidateWarning(cfg ICEConfig) string {
 	if len(cfg.HostAddresses) > 0 || hasTURN(cfg.ICEServers) {

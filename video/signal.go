@@ -111,7 +111,7 @@ type StartError struct {
 	Message string `json:"message,omitempty"`
 }
 
-// SignalKind tells which message a Signal carries.
+// SignalKind is the message type a Signal carries.
 type SignalKind uint8
 
 const (
@@ -135,7 +135,7 @@ func (k SignalKind) String() string {
 }
 
 // Signal is one decoded signalling message from a vehicle. Exactly one of
-// Offer, Candidate and Error is set, as Kind says.
+// Offer, Candidate and Error is set, matching Kind.
 type Signal struct {
 	Terminal  string
 	Channel   int
@@ -295,7 +295,7 @@ const (
 	// ReasonBadCandidate is an ICE candidate the relay cannot add.
 	ReasonBadCandidate
 	// ReasonStaleSession is a message for a session that is not the
-	// channel's current one, or for a channel nobody asked to start.
+	// channel's current one, or for a channel no viewer requested.
 	ReasonStaleSession
 
 	reasonCount // must stay last
@@ -322,7 +322,7 @@ func (r RejectReason) String() string {
 	return "unknown"
 }
 
-// RejectError is why a signalling message was rejected.
+// RejectError is the reason a signalling message was rejected.
 type RejectError struct {
 	Reason  RejectReason
 	Message string

@@ -11,7 +11,7 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// StreamState is where a channel's stream is in its life.
+// StreamState is the stage of a channel's stream.
 type StreamState uint8
 
 const (
@@ -67,8 +67,8 @@ type stream struct {
 	pending int // Join calls that wait for the stream
 	viewers map[string]*viewer
 	att     *attempt // the current upstream attempt; nil while retrying or stopped
-	// startErr is why the last attempt failed to start, for the Join calls
-	// of a stream that stopped because of it.
+	// startErr is the failure of the last attempt, returned to the Join
+	// calls of a stream that stopped because of it.
 	startErr *StartFailure
 	// codec is the upstream track's codec, which every viewer's track
 	// uses; it is zero until the first upstream goes live.
@@ -131,9 +131,9 @@ func newStream(r *Relay, key streamKey) *stream {
 	return s
 }
 
-// effects are what a state change does outside stream.mu: closing peer
-// connections, publishing to the vehicle, reporting events and leaving the
-// relay's map. Doing them after unlocking keeps pion callbacks and the
+// effects are the actions of a state change that run outside stream.mu:
+// closing peer connections, publishing to the vehicle, reporting events and
+// leaving the relay's map. Doing them after unlocking keeps pion callbacks and the
 // relay's lock out of the stream's critical sections.
 type effects struct {
 	close   []*webrtc.PeerConnection
@@ -187,8 +187,8 @@ func (s *stream) addPending() bool {
 	return true
 }
 
-// donePending ends a Join's wait and schedules the stop when nobody is
-// left.
+// donePending ends a Join's wait and schedules the stop when no viewer
+// is left.
 func (s *stream) donePending() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -309,7 +309,7 @@ func (s *stream) leave(id, why string) bool {
 	return true
 }
 
-// idleCheckLocked stops a retrying stream nobody watches, and schedules
+// idleCheckLocked stops a retrying stream without viewers, and schedules
 // the stop of any other one after the grace period.
 func (s *stream) idleCheckLocked() effects {
 	if s.pending > 0 || len(s.viewers) > 0 || s.state == StateStopped {
@@ -350,8 +350,8 @@ func (s *stream) publishSnapshotLocked() {
 	s.snapshot.Store(&list)
 }
 
-// stop ends the stream: viewers are disconnected and the vehicle told to
-// stop.
+// stop ends the stream: it disconnects the viewers and sends video_stop
+// to the vehicle.
 func (s *stream) stop(why string) {
 	s.mu.Lock()
 	e := s.stopLocked(why)
@@ -389,8 +389,8 @@ func (s *stream) stopLocked(why string) effects {
 	return e
 }
 
-// endAttemptLocked releases an attempt's resources and tells the vehicle
-// to stop its session.
+// endAttemptLocked releases an attempt's resources and sends video_stop
+// for its session.
 func (s *stream) endAttemptLocked(att *attempt, e *effects) {
 	att.ended.Store(true)
 	if att.timer != nil {
