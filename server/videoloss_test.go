@@ -14,8 +14,8 @@ import (
 	"github.com/hwtrack/hwtrack/server"
 )
 
-// connectSilentVehicle connects a vehicle that never answers camera
-// commands, as a unit without a camera would.
+// connectSilentVehicle connects a vehicle that ignores camera commands,
+// as a unit without a camera would.
 func connectSilentVehicle(t testing.TB, srv *server.Server, terminal, password string) paho.Client {
 	t.Helper()
 	opts := paho.NewClientOptions().AddBroker("tcp://" + srv.MQTTAddr().String()).

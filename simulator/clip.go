@@ -102,9 +102,10 @@ func ParseH264Clip(data []byte) (*Clip, error) {
 }
 
 // startsAccessUnit reports whether a NAL unit of type t begins a new
-// access unit after one that already holds a slice (ITU-T H.264 section
-// 7.4.1.2.3): an AUD, SEI, SPS or PPS, or a slice whose first_mb_in_slice
-// is 0, which as ue(v) is a single 1 bit right after the NAL header.
+// access unit after one that already contains a slice (ITU-T H.264
+// section 7.4.1.2.3). Such units are an AUD, SEI, SPS or PPS, or a slice
+// whose first_mb_in_slice is 0, coded as ue(v) by a single 1 bit right
+// after the NAL header.
 func startsAccessUnit(t byte, nal []byte) bool {
 	switch t {
 	case 6, 7, 8, 9:
@@ -123,7 +124,7 @@ func ParseIVFClip(data []byte) (*Clip, error) {
 		return nil, fmt.Errorf("read IVF clip: %w", err)
 	}
 	if header.FourCC != "VP80" {
-		return nil, fmt.Errorf("IVF clip holds %q; only VP80 is supported", header.FourCC)
+		return nil, fmt.Errorf("IVF clip contains codec %q; only VP80 is supported", header.FourCC)
 	}
 	clip := &Clip{MimeType: webrtc.MimeTypeVP8, FrameDuration: defaultFrameDuration}
 	var pts []uint64
@@ -162,6 +163,7 @@ func spsFrameDuration(nal []byte) (time.Duration, bool) {
 	profile := b.bits(8)
 	b.bits(16) // constraint flags and level_idc
 	b.ue()     // seq_parameter_set_id
+
 	switch profile {
 	case 100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135:
 		chroma := b.ue()
@@ -187,6 +189,7 @@ func spsFrameDuration(nal []byte) (time.Duration, bool) {
 			}
 		}
 	}
+
 	b.ue()          // log2_max_frame_num_minus4
 	switch b.ue() { // pic_order_cnt_type
 	case 0:
@@ -199,6 +202,7 @@ func spsFrameDuration(nal []byte) (time.Duration, bool) {
 			b.se() // offset_for_ref_frame
 		}
 	}
+
 	b.ue()              // max_num_ref_frames
 	b.bits(1)           // gaps_in_frame_num_value_allowed_flag
 	b.ue()              // pic_width_in_mbs_minus1
@@ -216,6 +220,7 @@ func spsFrameDuration(nal []byte) (time.Duration, bool) {
 	if b.bits(1) == 0 { // vui_parameters_present_flag
 		return 0, false
 	}
+
 	if b.bits(1) == 1 { // aspect_ratio_info_present_flag
 		if b.bits(8) == 255 {
 			b.bits(32) // sar_width, sar_height
@@ -234,6 +239,7 @@ func spsFrameDuration(nal []byte) (time.Duration, bool) {
 		b.ue()
 		b.ue()
 	}
+
 	if b.bits(1) == 0 { // timing_info_present_flag
 		return 0, false
 	}

@@ -81,11 +81,13 @@ func benchFrames(t *testing.T) [][]byte {
 	if err != nil {
 		t.Fatalf("ffmpeg: %v: %s", err, msg)
 	}
+
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
+
 	r, err := h264reader.NewReader(f)
 	if err != nil {
 		t.Fatal(err)
