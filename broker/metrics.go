@@ -20,7 +20,7 @@ type metrics struct {
 }
 
 func newMetrics() *metrics {
-	return &metrics{
+	m := &metrics{
 		connects:         prometheus.NewCounter(prometheus.CounterOpts{Name: "hwtrack_mqtt_connects_total", Help: "MQTT sessions established."}),
 		acceptErrors:     prometheus.NewCounter(prometheus.CounterOpts{Name: "hwtrack_mqtt_accept_errors_total", Help: "Failed accepts on the MQTT listeners, such as running out of file descriptors; the listener retries."}),
 		disconnects:      prometheus.NewCounter(prometheus.CounterOpts{Name: "hwtrack_mqtt_disconnects_total", Help: "MQTT client disconnections."}),
@@ -31,6 +31,10 @@ func newMetrics() *metrics {
 		takeovers:        prometheus.NewCounter(prometheus.CounterOpts{Name: "hwtrack_mqtt_takeovers_total", Help: "Live sessions replaced by a new connection with the same client id."}),
 		bans:             prometheus.NewCounter(prometheus.CounterOpts{Name: "hwtrack_mqtt_terminal_bans_total", Help: "Terminals banned because their client id kept being taken over; alert on any increase."}),
 	}
+	for _, reason := range []string{"rate", "banned", "client_id_in_use"} {
+		m.connectsRejected.WithLabelValues(reason)
+	}
+	return m
 }
 
 // Collectors returns the broker's Prometheus collectors, including a gauge
@@ -41,6 +45,10 @@ func (b *Broker) Collectors() []prometheus.Collector {
 		func() float64 { return float64(atomic.LoadInt64(&b.server.Info.ClientsConnected)) })
 	banned := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hwtrack_mqtt_terminals_banned", Help: "Terminals banned now for sharing a client id."},
 		func() float64 { return float64(b.guard.bannedCount(time.Now())) })
+	dropped := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hwtrack_mqtt_messages_dropped_total", Help: "Messages mochi dropped for subscribers whose queue was full, read from mochi."},
+		func() float64 { return float64(atomic.LoadInt64(&b.server.Info.MessagesDropped)) })
+	inflight := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hwtrack_mqtt_inflight_messages", Help: "QoS 1 and 2 messages the broker holds for clients unacknowledged, read from mochi."},
+		func() float64 { return float64(atomic.LoadInt64(&b.server.Info.Inflight)) })
 	return []prometheus.Collector{m.connects, m.disconnects, m.authFailures, m.aclDenials, m.publishFailures,
-		m.connectsRejected, m.takeovers, m.bans, m.acceptErrors, clients, banned}
+		m.connectsRejected, m.takeovers, m.bans, m.acceptErrors, clients, banned, dropped, inflight}
 }

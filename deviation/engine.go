@@ -111,10 +111,14 @@ type Stats struct {
 	SpeedRejected uint64 // fixes whose reported speed was ignored as a spike
 	Opened        uint64
 	Closed        uint64
+	// TripEventsDropped counts site arrivals and departures dropped from
+	// a vehicle's full queue before the server collected them.
+	TripEventsDropped uint64
 }
 
 type counters struct {
 	processed, invalid, zero, stale, duplicate, late, jump, reanchored, speedRejected, opened, closed atomic.Uint64
+	tripEventsDropped                                                                                 atomic.Uint64
 }
 
 // New returns an engine with no zones and no trips. Zero or negative
@@ -188,6 +192,8 @@ func (e *Engine) Stats() Stats {
 		SpeedRejected: e.stats.speedRejected.Load(),
 		Opened:        e.stats.opened.Load(),
 		Closed:        e.stats.closed.Load(),
+
+		TripEventsDropped: e.stats.tripEventsDropped.Load(),
 	}
 }
 

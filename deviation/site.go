@@ -181,11 +181,13 @@ func (siteRule) evaluate(env *evalEnv, v *vehicle, f *model.Fix, out []model.Dev
 		switch {
 		case ev != TripEventUnknown:
 			r := visit.Run
-			v.pushTripEvent(TripEvent{
+			if v.pushTripEvent(TripEvent{
 				Terminal: v.terminal, TripID: tripID, Event: ev,
 				ZoneID: id, ZoneName: visit.Name,
 				At: r.Start, Lat: r.Lat, Lon: r.Lon,
-			})
+			}) {
+				env.engine.stats.tripEventsDropped.Add(1)
+			}
 			visit.Run = nil
 			visit.Arrived = ev == TripEventArrived
 			if ev == TripEventDeparted {
@@ -249,13 +251,16 @@ func stepDeparture(cfg *Config, visit *siteVisit, f *model.Fix, inside bool, dep
 }
 
 // pushTripEvent queues ev for DrainTripEvents, dropping the oldest event
-// when the queue is full. v.mu must be held.
-func (v *vehicle) pushTripEvent(ev TripEvent) {
+// when the queue is full, and reports whether it dropped one. v.mu must be
+// held.
+func (v *vehicle) pushTripEvent(ev TripEvent) (dropped bool) {
 	st := &v.rs.Site
 	if len(st.Pending) >= maxPendingTripEvents {
 		v.logger.Warn("trip event queue full, dropping the oldest event", "trip_id", st.Pending[0].TripID, "zone_id", st.Pending[0].ZoneID)
 		st.Pending = slices.Delete(st.Pending, 0, 1)
+		dropped = true
 	}
 	st.Pending = append(st.Pending, ev)
 	v.logger.Info("trip event", "event", ev.Event.String(), "trip_id", ev.TripID, "zone_id", ev.ZoneID, "at", ev.At)
+	return dropped
 }

@@ -341,6 +341,7 @@ func (p *Pipeline) reply(terminal string, rejects, dropped []*RejectError) {
 		return
 	}
 	if err := p.opts.Reply(broker.ErrorTopic(terminal), ReplyPayload(rejects, dropped)); err != nil {
+		p.metrics.noticeErrors.Inc()
 		p.log.Debug("rejection notice not published", "vehicle_id", terminal, "err", err)
 	}
 }

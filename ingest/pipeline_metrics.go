@@ -10,6 +10,7 @@ type pipelineMetrics struct {
 	rejected      *prometheus.CounterVec
 	dropped       *prometheus.CounterVec
 	storeLatency  prometheus.Histogram
+	noticeErrors  prometheus.Counter
 	queueDepth    func() float64
 }
 
@@ -22,6 +23,7 @@ func newPipelineMetrics() *pipelineMetrics {
 		rejected:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hwtrack_fixes_rejected_total", Help: "Rejected fixes and payloads by reason."}, []string{"reason"}),
 		dropped:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hwtrack_fix_fields_dropped_total", Help: "Optional fields left out of accepted fixes, by field and reason."}, []string{"field", "reason"}),
 		storeLatency:  prometheus.NewHistogram(prometheus.HistogramOpts{Name: "hwtrack_ingest_batch_seconds", Help: "Time to evaluate and store one worker batch.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
+		noticeErrors:  prometheus.NewCounter(prometheus.CounterOpts{Name: "hwtrack_ingest_notices_dropped_total", Help: "Rejection notices to vehicles that could not be published; the rejections themselves are counted and logged all the same."}),
 	}
 	for _, r := range Reasons() {
 		m.rejected.WithLabelValues(r.String())
@@ -33,5 +35,5 @@ func newPipelineMetrics() *pipelineMetrics {
 func (p *Pipeline) Collectors() []prometheus.Collector {
 	m := p.metrics
 	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hwtrack_ingest_queue_depth", Help: "Messages waiting in the vehicle workers' queues."}, m.queueDepth)
-	return []prometheus.Collector{m.messages, m.fixesAccepted, m.fixesStored, m.duplicates, m.rejected, m.dropped, m.storeLatency, depth}
+	return []prometheus.Collector{m.messages, m.fixesAccepted, m.fixesStored, m.duplicates, m.rejected, m.dropped, m.storeLatency, m.noticeErrors, depth}
 }

@@ -147,12 +147,19 @@ func deviationIDs(t testing.TB, store *storage.Store, terminal string, kind mode
 // /metrics, labels ignored.
 func scrapeSum(t testing.TB, httpAddr, name string) float64 {
 	t.Helper()
-	samples := scrape(t, httpAddr)
-	return samples[name]
+	return metricNames(scrapeSeries(t, httpAddr))[name]
 }
 
 // scrape reads /metrics and sums the samples of each metric name.
 func scrape(t testing.TB, httpAddr string) map[string]float64 {
+	t.Helper()
+	return metricNames(scrapeSeries(t, httpAddr))
+}
+
+// scrapeSeries reads /metrics and returns the value of every series, keyed
+// by its name and labels as exposed, such as
+// hwtrack_cluster_nodes{state="up"}.
+func scrapeSeries(t testing.TB, httpAddr string) map[string]float64 {
 	t.Helper()
 	resp, err := http.Get("http://" + httpAddr + "/metrics")
 	if err != nil {
@@ -170,20 +177,30 @@ func scrape(t testing.TB, httpAddr string) map[string]float64 {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		name, rest, _ := strings.Cut(line, " ")
-		if i := strings.IndexByte(name, '{'); i >= 0 {
-			name = line[:i]
-			_, rest, _ = strings.Cut(line[strings.LastIndexByte(line, '}'):], " ")
+		cut := strings.LastIndexByte(line, '}')
+		if cut < 0 {
+			cut = strings.IndexByte(line, ' ') - 1
 		}
-		value, _, _ := strings.Cut(rest, " ")
+		key, value := line[:cut+1], strings.TrimSpace(line[cut+1:])
+		value, _, _ = strings.Cut(value, " ")
 		v, err := strconv.ParseFloat(value, 64)
 		if err != nil {
 			t.Fatalf("metrics line %q: %v", line, err)
 		}
-		out[name] += v
+		out[key] = v
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatalf("read /metrics: %v", err)
+	}
+	return out
+}
+
+// metricNames sums series by metric name.
+func metricNames(series map[string]float64) map[string]float64 {
+	out := map[string]float64{}
+	for key, v := range series {
+		name, _, _ := strings.Cut(key, "{")
+		out[name] += v
 	}
 	return out
 }

@@ -82,7 +82,8 @@ type Server struct {
 
 	// cluster is the ingest node in external mode, else nil. It is set
 	// while the node starts and already delivers shared records.
-	cluster atomic.Pointer[cluster.Node]
+	cluster    atomic.Pointer[cluster.Node]
+	deviations *deviationCounter
 
 	ready     atomic.Bool
 	stop      chan struct{}
@@ -99,7 +100,7 @@ func Start(opts Options) (_ *Server, err error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: log, stop: make(chan struct{}), metrics: prometheus.NewRegistry()}
+	s := &Server{cfg: cfg, log: log, stop: make(chan struct{}), metrics: prometheus.NewRegistry(), deviations: newDeviationCounter()}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -309,6 +310,7 @@ func (s *Server) registerMetrics() error {
 	}
 	cs = append(cs, s.clusterCollectors()...)
 	cs = append(cs, s.video.Collectors()...)
+	cs = append(cs, s.serverCollectors()...)
 	for _, c := range cs {
 		if err := s.metrics.Register(c); err != nil {
 			return fmt.Errorf("register metrics: %w", err)

@@ -108,6 +108,7 @@ func (d *deviationSink) HandleDeviations(terminal string, ds []model.Deviation) 
 		s.noteDeviation(terminal)
 	}
 	for _, dev := range ds {
+		s.deviations.observe(dev)
 		if err := s.store.PutDeviation(dev); err != nil {
 			s.log.Error("deviation not stored", "vehicle_id", terminal, "deviation_id", dev.ID, "err", err)
 		}

@@ -74,10 +74,12 @@ func (s *Store) PutDeviation(d model.Deviation) error {
 	_ = b.Set(key, data, nil)
 	_ = b.Set(devByStartKey(d.StartedAt, d.ID), nil, nil)
 	_ = b.Set(devByTerminalKey(d.Terminal, d.StartedAt, d.ID), nil, nil)
+	start := time.Now()
 	if err := b.Commit(pebble.NoSync); err != nil {
 		s.metrics.writeErrors.WithLabelValues("pebble").Inc()
 		return fmt.Errorf("store deviation %q: %w", d.ID, err)
 	}
+	s.metrics.pebbleCommit.WithLabelValues("deviations").Observe(time.Since(start).Seconds())
 	return nil
 }
 

@@ -104,10 +104,12 @@ func (s *Store) PutFixes(fixes []model.Fix, appliedRawSeq uint64) (stored, dupli
 	}
 
 	if !b.Empty() {
+		start := time.Now()
 		if err := b.Commit(pebble.NoSync); err != nil {
 			s.metrics.writeErrors.WithLabelValues("pebble").Inc()
 			return 0, 0, fmt.Errorf("commit %d fixes: %w", stored, err)
 		}
+		s.metrics.pebbleCommit.WithLabelValues("fixes").Observe(time.Since(start).Seconds())
 	}
 	for _, t := range newTerms {
 		s.fixTerminals[t] = struct{}{}

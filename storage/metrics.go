@@ -7,6 +7,8 @@ import "github.com/prometheus/client_golang/prometheus"
 type metrics struct {
 	appendLatency prometheus.Histogram
 	fsyncBatch    prometheus.Histogram
+	fsyncLatency  prometheus.Histogram
+	pebbleCommit  *prometheus.HistogramVec
 	rawBytes      prometheus.Counter
 	fixesStored   prometheus.Counter
 	fixDuplicates prometheus.Counter
@@ -14,7 +16,7 @@ type metrics struct {
 }
 
 func newMetrics() *metrics {
-	return &metrics{
+	m := &metrics{
 		appendLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "hwtrack",
 			Subsystem: "storage",
@@ -29,6 +31,20 @@ func newMetrics() *metrics {
 			Help:      "Records committed by one raw log fdatasync.",
 			Buckets:   prometheus.ExponentialBuckets(1, 2, 14), // 1 to 8192
 		}),
+		fsyncLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "hwtrack",
+			Subsystem: "storage",
+			Name:      "raw_fsync_seconds",
+			Help:      "Time to write and fdatasync one raw log commit group, in seconds.",
+			Buckets:   prometheus.ExponentialBuckets(0.0001, 2, 16), // 100 µs to about 3.3 s
+		}),
+		pebbleCommit: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "hwtrack",
+			Subsystem: "storage",
+			Name:      "pebble_commit_seconds",
+			Help:      "Time to commit one batch of derived data to the embedded store, in seconds, by batch: fixes or deviations.",
+			Buckets:   prometheus.ExponentialBuckets(0.00001, 2, 18), // 10 µs to about 1.3 s
+		}, []string{"batch"}),
 		rawBytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "hwtrack",
 			Subsystem: "storage",
@@ -54,10 +70,17 @@ func newMetrics() *metrics {
 			Help:      "Failed writes by target: raw (a raw log commit batch) or pebble (a derived-data batch).",
 		}, []string{"target"}),
 	}
+	for _, batch := range []string{"fixes", "deviations"} {
+		m.pebbleCommit.WithLabelValues(batch)
+	}
+	for _, target := range []string{"raw", "pebble"} {
+		m.writeErrors.WithLabelValues(target)
+	}
+	return m
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
-		m.appendLatency, m.fsyncBatch, m.rawBytes, m.fixesStored, m.fixDuplicates, m.writeErrors,
+		m.appendLatency, m.fsyncBatch, m.fsyncLatency, m.pebbleCommit, m.rawBytes, m.fixesStored, m.fixDuplicates, m.writeErrors,
 	}
 }

@@ -233,6 +233,7 @@ func (l *rawLog) commit(buf []byte, first uint64) error {
 		}
 	}
 
+	start := time.Now()
 	_, err := l.file.Write(buf)
 	if err == nil {
 		err = fdatasync(l.file)
@@ -241,6 +242,7 @@ func (l *rawLog) commit(buf []byte, first uint64) error {
 		l.rollback()
 		return fmt.Errorf("append to raw log segment %s: %w", l.active.name, err)
 	}
+	l.metrics.fsyncLatency.Observe(time.Since(start).Seconds())
 	l.fsyncs.Add(1)
 	l.size += int64(len(buf))
 
