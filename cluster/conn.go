@@ -41,11 +41,10 @@ type conn struct {
 // recorded message until done closes, for a handed-off one until token
 // completes.
 type ackEntry struct {
-	msg     paho.Message
-	done    chan struct{}
-	err     error
-	token   paho.Token
-	started time.Time
+	msg   paho.Message
+	done  chan struct{}
+	err   error
+	token paho.Token
 }
 
 func newRecordEntry(m paho.Message) *ackEntry {
@@ -151,11 +150,6 @@ func (c *conn) settle(e *ackEntry) bool {
 			return false
 		}
 		err = e.token.Error()
-		if err != nil {
-			c.n.metrics.handoffFailures.Inc()
-		} else {
-			c.n.metrics.handoffSeconds.Observe(time.Since(e.started).Seconds())
-		}
 	} else {
 		select {
 		case <-e.done:

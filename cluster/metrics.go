@@ -128,7 +128,7 @@ func (n *Node) Collectors() []prometheus.Collector {
 		}, func() float64 { return float64(n.unacked()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "hwtrack_cluster_connected",
-			Help: "1 while both the control and the data connection to the cluster are up, else 0.",
+			Help: "1 while the node's control, data and hand-off connections to the cluster are all up, else 0.",
 		}, func() float64 {
 			if n.Connected() {
 				return 1

@@ -88,6 +88,11 @@ type Node struct {
 
 	ctl  paho.Client
 	data *conn
+	// out publishes the hand-offs. It is a connection of its own because
+	// paho reads the PUBACKs of a connection on the goroutine that also
+	// queues its incoming messages for the router: on the data
+	// connection, a busy router would hold up every hand-off's PUBACK.
+	out paho.Client
 
 	view        atomic.Pointer[view]
 	viewChanged chan struct{}
@@ -180,8 +185,14 @@ func Start(opts Options) (*Node, error) {
 	first := n.members.current(time.Now())
 	n.install(first)
 
+	n.out = paho.NewClient(n.clientOptions(n.dataClientID(n.id) + "-out").SetCleanSession(true).SetAutoReconnect(true))
+	if tok := n.out.Connect(); !tok.WaitTimeout(opts.ConnectTimeout) || tok.Error() != nil {
+		n.ctl.Disconnect(250)
+		return nil, fmt.Errorf("connect to the MQTT cluster at %s for hand-offs: %w", opts.URL, tokenError(tok))
+	}
 	n.data = n.newConn(n.dataClientID(n.id), n.id, sourceShared, true)
 	if err := n.data.connect(opts.ConnectTimeout); err != nil {
+		n.out.Disconnect(250)
 		n.ctl.Disconnect(250)
 		return nil, fmt.Errorf("connect to the MQTT cluster at %s for vehicle messages: %w", opts.URL, err)
 	}
@@ -425,9 +436,9 @@ func (n *Node) Publish(topic string, payload []byte) error {
 	return nil
 }
 
-// Connected reports whether both connections to the cluster are up.
+// Connected reports whether every connection to the cluster is up.
 func (n *Node) Connected() bool {
-	return n.ctl.IsConnectionOpen() && n.data != nil && n.data.client.IsConnectionOpen()
+	return n.ctl.IsConnectionOpen() && n.out.IsConnectionOpen() && n.data != nil && n.data.client.IsConnectionOpen()
 }
 
 // ID returns the node's id.
@@ -453,6 +464,7 @@ func (n *Node) Close() error {
 		close(n.stop)
 		n.wg.Wait()
 		n.data.close()
+		n.out.Disconnect(250)
 		n.releaseAll()
 
 		if tok := n.publishRecord(NodeStateLeft); tok != nil && (!tok.WaitTimeout(5*time.Second) || tok.Error() != nil) {

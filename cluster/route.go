@@ -40,7 +40,7 @@ func (n *Node) onMessage(c *conn, m paho.Message) {
 		})
 		return
 	}
-	c.push(&ackEntry{msg: m, token: n.handOff(msg, owner, hops+1), started: time.Now()})
+	c.push(&ackEntry{msg: m, token: n.handOff(msg, owner, hops+1)})
 }
 
 // incoming decodes a received message: a hand-off envelope on the inbox
@@ -218,17 +218,28 @@ func (n *Node) settle(v *view, adopted bool) {
 	}
 }
 
-// handOff publishes msg to the owner's inbox at QoS 1.
+// handOff publishes msg to the owner's inbox at QoS 1 and counts its
+// latency or failure once the cluster answered.
 func (n *Node) handOff(msg broker.Message, owner string, hops int) paho.Token {
 	n.metrics.handoffs.Inc()
 	b, err := json.Marshal(newEnvelope(msg, n.id, hops))
 	if err != nil {
 		// An envelope of plain fields always encodes; a failure here is
 		// a bug, reported like a failed publish.
-		tok := paho.Token(&failedToken{err: fmt.Errorf("encode hand-off: %w", err)})
-		return tok
+		n.metrics.handoffFailures.Inc()
+		return &failedToken{err: fmt.Errorf("encode hand-off: %w", err)}
 	}
-	return n.data.client.Publish(n.topics.inbox(owner), 1, false, b)
+	start := time.Now()
+	tok := n.out.Publish(n.topics.inbox(owner), 1, false, b)
+	go func() {
+		<-tok.Done()
+		if tok.Error() != nil {
+			n.metrics.handoffFailures.Inc()
+			return
+		}
+		n.metrics.handoffSeconds.Observe(time.Since(start).Seconds())
+	}()
+	return tok
 }
 
 // HandlePublish implements broker.Handler for the embedded broker of a node
@@ -248,12 +259,9 @@ func (n *Node) HandlePublish(msg broker.Message) error {
 	if msg.QoS == 0 {
 		return nil
 	}
-	start := time.Now()
 	if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
-		n.metrics.handoffFailures.Inc()
 		return fmt.Errorf("%w: hand message to node %s: %w", broker.ErrUnavailable, owner, tokenError(tok))
 	}
-	n.metrics.handoffSeconds.Observe(time.Since(start).Seconds())
 	return nil
 }
 
