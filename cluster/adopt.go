@@ -42,11 +42,11 @@ const (
 // adopt connects with the lost node's client id, so the cluster delivers
 // this node the messages the session held, and routes them like any
 // other. It first drops the session's shared subscriptions, so new
-// messages go to live nodes only, but keeps its inbox subscription for the
-// node timeout: a node that has not yet seen the loss may still hand the
-// lost node a message. Then it disconnects and leaves the session to its
-// owner's return; a hand-off arriving later waits there. delivered is
-// called once the backlog is routed, or when adoption fails.
+// messages go to live nodes only. It keeps the inbox subscription for the
+// node timeout, because a node that has not yet noticed the loss may still
+// hand the lost node a message. Then it disconnects and leaves the session
+// to its owner's return, and a hand-off arriving later waits there.
+// delivered is called once the backlog is routed, or when adoption fails.
 func (n *Node) adopt(lost string, incarnation int64, delivered func()) {
 	defer n.wg.Done()
 	defer delivered()

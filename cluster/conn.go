@@ -10,9 +10,9 @@ import (
 
 // ackQueueLen bounds the messages of one connection waiting for their
 // acknowledgement. The cluster sends at most its in-flight window of QoS 1
-// messages unacknowledged (20 in mosquitto, 32 in EMQX by default), so the
-// queue fills only with QoS 0 messages; a full queue holds up paho's
-// router until acknowledgements catch up.
+// messages unacknowledged (mosquitto's default is 20), so only QoS 0
+// messages can fill the queue. A full queue holds up paho's router until
+// the acknowledgements catch up.
 const ackQueueLen = 1 << 16
 
 // conn is one paho connection that brings vehicle messages: the node's own
@@ -65,8 +65,8 @@ var closedChan = func() chan struct{} {
 
 // newConn builds a connection with a persistent session under clientID.
 // The node's own data connection (primary) reconnects by itself and
-// subscribes on every connect; an adopted one does neither, because the
-// session already holds the subscriptions.
+// subscribes on every connect. An adopted one does neither, because the
+// session already contains the subscriptions.
 func (n *Node) newConn(clientID, inboxOf, source string, primary bool) *conn {
 	c := &conn{n: n, source: source, inboxOf: inboxOf, acks: make(chan *ackEntry, ackQueueLen), stop: make(chan struct{})}
 	opts := n.clientOptions(clientID).
@@ -169,8 +169,8 @@ func (c *conn) settle(e *ackEntry) bool {
 }
 
 // close disconnects and stops the acknowledgements. Messages still
-// unacknowledged stay in the session and are delivered again to whoever
-// connects with its client id next. Safe to call twice.
+// unacknowledged stay in the session, and the cluster delivers them again
+// to the next connection with its client id. Safe to call twice.
 func (c *conn) close() {
 	c.mu.Lock()
 	if c.closed {

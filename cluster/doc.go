@@ -6,7 +6,7 @@
 // Each node keeps a control connection that publishes a retained record on
 // {root}/nodes/{id} every heartbeat, with a last will that marks the node
 // lost when the connection dies. Every node subscribes to all records, so
-// each one sees the same set of live nodes once the records have arrived.
+// all nodes count the same live nodes once the records have arrived.
 // A node silent for the node timeout is taken for lost as well.
 //
 // # Ownership

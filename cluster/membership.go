@@ -36,7 +36,7 @@ type view struct {
 // node is up.
 func (v *view) owner(terminal string) string { return Owner(terminal, v.up) }
 
-// member is what a node knows of one node, itself included.
+// member is the last known record of one node, this node included.
 type member struct {
 	record nodeRecord
 	// seen is the local time the last record arrived; an up node silent
@@ -142,7 +142,7 @@ func (m *membership) changes() <-chan struct{} {
 	return m.changed
 }
 
-// current builds the view of the membership as it stands.
+// current builds the view of the membership now.
 func (m *membership) current(now time.Time) *view {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -31,7 +31,7 @@ type Recorder interface {
 type Engine interface {
 	MarshalState(terminal string) ([]byte, error)
 	RestoreState(terminal string, b []byte) error
-	// Reset forgets a vehicle's state except its trip.
+	// Reset clears a vehicle's state except its trip.
 	Reset(terminal string)
 	// LastFixTime is the fix time of the newest fix in the state.
 	LastFixTime(terminal string) time.Time
@@ -61,10 +61,10 @@ type Options struct {
 	Recorder Recorder
 	Engine   Engine
 	// OnRecord, when set, receives each record another node shared with
-	// ShareRecord, those retained from before this node started included,
-	// in the order they were shared; nil data means the record was
-	// deleted. It runs on the control connection's goroutine, so it must
-	// not wait for other records or membership changes.
+	// ShareRecord, in the order they were shared. Records retained from
+	// before this node started are included, and nil data means the record
+	// was deleted. It runs on the control connection's goroutine, so it
+	// must not wait for other records or membership changes.
 	OnRecord func(kind, id string, data []byte)
 	Logger   *slog.Logger
 }
@@ -134,9 +134,9 @@ type Node struct {
 	closeErr     error
 }
 
-// Start connects the node, waits until it sees itself in the membership,
-// installs the first view and subscribes to the vehicles' messages. The
-// engine must hold the state recovered from the raw log by then.
+// Start connects the node, waits until its own membership record comes
+// back, installs the first view and subscribes to the vehicles' messages.
+// The engine must hold the state recovered from the raw log by then.
 func Start(opts Options) (*Node, error) {
 	if opts.Recorder == nil || opts.Engine == nil {
 		return nil, errors.New("cluster node needs a recorder and an engine")
@@ -259,7 +259,7 @@ func (n *Node) connectControl() error {
 				return
 			}
 			// A will published while this connection was away marked
-			// the node lost; the record says otherwise at once.
+			// the node lost, so the record corrects that at once.
 			n.publishRecord(n.selfState())
 		}).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
@@ -376,7 +376,8 @@ func (n *Node) onStatus(terminal string, payload []byte) {
 	n.onlineMu.Unlock()
 }
 
-// Online reports whether the vehicle's last status message said online.
+// Online reports whether the vehicle's last status message had
+// "online":true.
 func (n *Node) Online(terminal string) bool {
 	n.onlineMu.Lock()
 	defer n.onlineMu.Unlock()

@@ -34,9 +34,9 @@ func (t topics) recordOf(topic string) (kind, id string, ok bool) {
 	return kind, id, ok && validRecordPart(kind) && validRecordPart(id)
 }
 
-// ShareRecord publishes a retained record of kind and id, which every
-// other node of the group receives through Options.OnRecord, now or when
-// it starts; nil data deletes the record. It returns once the cluster
+// ShareRecord publishes a retained record of kind and id. Every other node
+// of the group receives it through Options.OnRecord, now or when it
+// starts. Nil data deletes the record. It returns once the cluster
 // acknowledged the record.
 func (n *Node) ShareRecord(kind, id string, data []byte) error {
 	if !validRecordPart(kind) || !validRecordPart(id) {

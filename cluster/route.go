@@ -177,10 +177,10 @@ func (n *Node) waitViewChange(v *view, d time.Duration) {
 }
 
 // settle waits until every other live node has published its release
-// marker for v and, unless adopted is set, the sessions this node adopted
-// in v delivered their backlog, so a vehicle's older messages held by a
-// lost node are evaluated before its newer ones. It gives up when v is
-// replaced or the settle timeout since v was installed has passed.
+// marker for v. Unless adopted is set, it also waits until the sessions
+// this node adopted in v have delivered their backlog, so the older
+// messages a lost node held are evaluated before newer ones. It gives up
+// when v is replaced or the settle timeout since v was installed passed.
 func (n *Node) settle(v *view, adopted bool) {
 	deadline := v.installed.Add(n.opts.SettleTimeout)
 	for {
@@ -218,8 +218,9 @@ func (n *Node) settle(v *view, adopted bool) {
 	}
 }
 
-// handOff publishes msg to the owner's inbox at QoS 1 and counts its
-// latency or failure once the cluster answered.
+// handOff publishes msg to the owner's inbox at QoS 1. Once the cluster
+// acknowledges the publish or it fails, the latency or the failure is
+// counted.
 func (n *Node) handOff(msg broker.Message, owner string, hops int) paho.Token {
 	n.metrics.handoffs.Inc()
 	b, err := json.Marshal(newEnvelope(msg, n.id, hops))
@@ -243,8 +244,8 @@ func (n *Node) handOff(msg broker.Message, owner string, hops int) paho.Token {
 }
 
 // HandlePublish implements broker.Handler for the embedded broker of a node
-// in external mode: it records a message of an owned vehicle and hands any
-// other to its owner, and returns once the message is on disk or the
+// in external mode. It records a message of an owned vehicle and hands any
+// other to its owner. It returns once the message is on disk or the
 // cluster acknowledged the hand-off.
 func (n *Node) HandlePublish(msg broker.Message) error {
 	n.metrics.messages.WithLabelValues(sourceLocal).Inc()

@@ -262,11 +262,11 @@ func (p *Pipeline) HandlePublish(msg broker.Message) error {
 }
 
 // Record decodes msg, counts it, queues it for the raw log and returns
-// without waiting. Once the record is on disk its fixes are handed to the
-// vehicle's worker and then done, when not nil, is called with nil; when
-// the record cannot be written done gets the error and the fixes are
-// dropped, so the sender must keep the message and send it again. done
-// runs on the raw log's writer goroutine and must not block.
+// without waiting. Once the record is on disk, its fixes are handed to the
+// vehicle's worker and done, when not nil, is called with nil. When the
+// record cannot be written, done gets the error and the fixes are dropped,
+// so the sender must keep the message and send it again. done runs on the
+// raw log's writer goroutine and must not block.
 func (p *Pipeline) Record(msg broker.Message, done func(error)) {
 	res := p.decode(msg)
 	p.account(msg, &res)

@@ -80,9 +80,10 @@ func externalTLS(ext config.External) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// publishHandler is what the embedded broker hands publishes to: the
-// ingest node in external mode, so a vehicle's fixes reach its owner
-// whichever broker it connected to, else the pipeline.
+// publishHandler returns the handler of the embedded broker's publishes.
+// In external mode it is the ingest node, so a vehicle's fixes reach their
+// owner whichever broker the vehicle connected to; else it is the
+// pipeline.
 func (s *Server) publishHandler() broker.Handler {
 	if node := s.clusterNode(); node != nil {
 		return node
@@ -123,7 +124,7 @@ func (s *Server) ownsVehicle(terminal string) bool {
 	return node == nil || node.Owns(terminal)
 }
 
-// noteDeviation asks the ingest node to save the vehicle's state soon.
+// noteDeviation makes the ingest node save the vehicle's state soon.
 func (s *Server) noteDeviation(terminal string) {
 	if node := s.clusterNode(); node != nil {
 		node.NoteDeviation(terminal)

@@ -186,9 +186,9 @@ type dashboardPanel struct {
 }
 
 // startMetricsServer runs one ingest node in external mode with InfluxDB,
-// so every optional component exports its metrics, and sends it traffic:
-// one vehicle on a trip with a detour, one fix with a bad optional field
-// and one payload that is not JSON.
+// so every optional component exports its metrics. It sends the node one
+// vehicle on a trip with a detour, one fix with a bad optional field and
+// one payload that is not JSON.
 func startMetricsServer(t *testing.T) (httpAddr string) {
 	t.Helper()
 	mq := testenv.NewMosquitto(t, false)

@@ -9,8 +9,8 @@ import (
 	"github.com/hwtrack/hwtrack/model"
 )
 
-// The kinds of records ingest nodes share, so the owner of a vehicle knows
-// its plate, trips, bookings and the zones whichever node's API created
+// The kinds of records ingest nodes share, so the owner of a vehicle has
+// its plate, trips, bookings and the zones, whichever node's API created
 // them.
 const (
 	recordVehicle = "vehicle"
@@ -101,9 +101,10 @@ func (s *Server) share(kind, id string, v any) {
 	}
 }
 
-// applyRecord stores a record another node shared and tells the running
-// components, as the API hooks do for a local change, except that trip
-// lifecycle records are forwarded by the node whose API took the change.
+// applyRecord stores a record another node shared and updates the running
+// components as the API hooks do for a local change. Trip lifecycle
+// records are the exception: the node whose API took the change forwards
+// them.
 func (s *Server) applyRecord(kind, id string, data []byte) {
 	if err := s.applyRecordErr(kind, id, data); err != nil {
 		s.log.Error("shared record not applied", "kind", kind, "id", id, "err", err)

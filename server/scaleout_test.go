@@ -16,8 +16,8 @@ import (
 )
 
 // scaleoutFixes is how many fixes each vehicle sends, 2 s of fix time
-// apart; the detour vehicle leaves its route for fixes 15 to 44, long
-// enough to confirm the episode and to close it again afterwards.
+// apart. The detour vehicle leaves its route for fixes 15 to 44, which is
+// long enough to confirm the episode and to close it again afterwards.
 const (
 	scaleoutFixes = 80
 	detourFrom    = 15
