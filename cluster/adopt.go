@@ -9,6 +9,14 @@ import (
 // assigns to this node in v, once per incarnation of the lost node, and
 // closes v.backlog once those sessions have delivered what they held.
 func (n *Node) adoptLost(v *view) {
+	// A node seen up again may be lost again later, with the same
+	// incarnation after a control connection failure.
+	n.adoptMu.Lock()
+	for _, id := range v.up {
+		delete(n.adopted, id)
+	}
+	n.adoptMu.Unlock()
+
 	var backlog sync.WaitGroup
 	for id, incarnation := range v.lost {
 		if Owner("adopt/"+id, v.up) != n.id {

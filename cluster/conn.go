@@ -186,15 +186,19 @@ func (c *conn) close() {
 }
 
 // reconnect drops the connection and connects again after a pause, so the
-// cluster delivers again what was not acknowledged; MQTT 3.1.1 brokers
-// redeliver only on a new connection. It gives up once the conn closes.
-func (c *conn) reconnect(pause time.Duration) {
+// cluster delivers again what was not acknowledged, because MQTT 3.1.1
+// brokers redeliver only on a new connection. It connects only while ready
+// returns true, and gives up once the conn closes.
+func (c *conn) reconnect(pause time.Duration, ready func() bool) {
 	c.client.Disconnect(100)
 	for {
 		select {
 		case <-c.stop:
 			return
 		case <-time.After(pause):
+		}
+		if !ready() {
+			continue
 		}
 		c.mu.Lock()
 		if c.closed {

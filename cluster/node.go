@@ -174,28 +174,34 @@ func Start(opts Options) (*Node, error) {
 		stop:        make(chan struct{}),
 	}
 	n.view.Store(&view{lost: map[string]int64{}, backlog: closedChan})
+	// The clients exist before any connects, so the handlers of one
+	// connection never find another missing.
+	n.out = paho.NewClient(n.clientOptions(n.dataClientID(n.id) + "-out").SetCleanSession(true).SetAutoReconnect(true))
+	n.data = n.newConn(n.dataClientID(n.id), n.id, sourceShared, true)
 
 	if err := n.connectControl(); err != nil {
+		n.data.close()
 		return nil, err
 	}
 	if err := n.join(); err != nil {
+		n.data.close()
 		n.ctl.Disconnect(250)
 		return nil, err
 	}
 	first := n.members.current(time.Now())
-	n.install(first)
+	n.install(first, false)
 
-	n.out = paho.NewClient(n.clientOptions(n.dataClientID(n.id) + "-out").SetCleanSession(true).SetAutoReconnect(true))
 	if tok := n.out.Connect(); !tok.WaitTimeout(opts.ConnectTimeout) || tok.Error() != nil {
+		n.data.close()
 		n.ctl.Disconnect(250)
 		return nil, fmt.Errorf("connect to the MQTT cluster at %s for hand-offs: %w", opts.URL, tokenError(tok))
 	}
-	n.data = n.newConn(n.dataClientID(n.id), n.id, sourceShared, true)
 	if err := n.data.connect(opts.ConnectTimeout); err != nil {
 		n.out.Disconnect(250)
 		n.ctl.Disconnect(250)
 		return nil, fmt.Errorf("connect to the MQTT cluster at %s for vehicle messages: %w", opts.URL, err)
 	}
+	// Adopting routes hand-offs, which need the connections above.
 	n.adoptLost(first)
 
 	n.wg.Add(3)
@@ -263,7 +269,11 @@ func (n *Node) connectControl() error {
 			n.publishRecord(n.selfState())
 		}).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
-			n.log.Warn("control connection to the MQTT cluster lost; reconnecting", "err", err)
+			// The other nodes take this node for lost once its will
+			// arrives, so it stops taking vehicle messages until it can
+			// announce itself again.
+			n.log.Warn("control connection to the MQTT cluster lost; pausing vehicle messages and reconnecting", "err", err)
+			n.reconnectData()
 		})
 	n.ctl = paho.NewClient(opts)
 	tok := n.ctl.Connect()
@@ -419,7 +429,7 @@ func (n *Node) rebalancer() {
 		case <-n.viewChanged:
 			v := n.members.current(time.Now())
 			if v.signature != n.view.Load().signature {
-				n.install(v)
+				n.install(v, true)
 			}
 		case <-n.stop:
 			return
@@ -439,7 +449,7 @@ func (n *Node) Publish(topic string, payload []byte) error {
 
 // Connected reports whether every connection to the cluster is up.
 func (n *Node) Connected() bool {
-	return n.ctl.IsConnectionOpen() && n.out.IsConnectionOpen() && n.data != nil && n.data.client.IsConnectionOpen()
+	return n.ctl.IsConnectionOpen() && n.out.IsConnectionOpen() && n.data.client.IsConnectionOpen()
 }
 
 // ID returns the node's id.

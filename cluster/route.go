@@ -297,7 +297,9 @@ func (n *Node) ackFailed(c *conn, err error) {
 	n.reconnectData()
 }
 
-// reconnectData renews the data connection once at a time.
+// reconnectData renews the data connection, one renewal at a time. The new
+// connection waits for the control connection, because a node the others
+// take for lost must not evaluate vehicles they have taken over.
 func (n *Node) reconnectData() {
 	if !n.reconnecting.CompareAndSwap(false, true) {
 		return
@@ -305,7 +307,7 @@ func (n *Node) reconnectData() {
 	go func() {
 		defer n.reconnecting.Store(false)
 		n.log.Warn("renewing the data connection so the MQTT cluster delivers unacknowledged messages again")
-		n.data.reconnect(time.Second)
+		n.data.reconnect(time.Second, n.ctl.IsConnectionOpen)
 	}()
 }
 

@@ -12,10 +12,10 @@ import (
 )
 
 // install makes v the view messages are routed by. It hands the vehicles
-// this node no longer owns to their new owners, forgets the state of other
-// vehicles it does not own, publishes its release marker for v and adopts
-// the sessions of lost nodes that fall to it.
-func (n *Node) install(v *view) {
+// this node no longer owns to their new owners, clears the state of other
+// vehicles it does not own and publishes its release marker for v. With
+// adopt set it also adopts the sessions of lost nodes that fall to it.
+func (n *Node) install(v *view, adopt bool) {
 	n.mu.Lock()
 	n.view.Store(v)
 	var lost []string
@@ -33,9 +33,7 @@ func (n *Node) install(v *view) {
 	n.release(lost)
 	n.resetUnowned(v)
 	n.publishMarker(v)
-	if n.data != nil {
-		// Start adopts for the first view once the data connection,
-		// which carries the hand-offs, is up.
+	if adopt {
 		n.adoptLost(v)
 	}
 }
