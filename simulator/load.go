@@ -294,12 +294,16 @@ func Load(ctx context.Context, opts LoadOptions) (*LoadReport, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
+	run := &loadRun{opts: &opts, log: opts.Logger.With("run_id", opts.RunID)}
+	report := newLoadReport(&opts)
+	if opts.API == NoAPI {
+		return loadWithoutAPI(ctx, run, report)
+	}
 	api, err := NewAPIClient(opts.API, opts.APIToken, opts.HTTPClient)
 	if err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
-	run := &loadRun{opts: &opts, log: opts.Logger.With("run_id", opts.RunID), api: api}
-	report := newLoadReport(&opts)
+	run.api = api
 
 	before, err := scrapeMetrics(ctx, opts.API, opts.HTTPClient)
 	if err != nil {
@@ -337,8 +341,34 @@ func Load(ctx context.Context, opts LoadOptions) (*LoadReport, error) {
 	return report, nil
 }
 
-// setup registers the fleet, its bookings and trips, and the zones.
+// NoAPI as LoadOptions.API runs the fleet against a plain MQTT broker,
+// such as mosquitto, that accepts any client: nothing is registered and
+// only the client side is measured.
+const NoAPI = "none"
+
+func loadWithoutAPI(ctx context.Context, run *loadRun, report *LoadReport) (*LoadReport, error) {
+	if err := run.buildFleet(); err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	run.execute(ctx, report, nil)
+	report.Server.Unchecked = "no API: the broker's own counts were not read"
+	report.Deviations.NotChecked = "no API"
+	report.finish(run)
+	return report, nil
+}
+
+// setup builds the fleet and registers it with its bookings, trips and
+// zones.
 func (r *loadRun) setup(ctx context.Context) error {
+	if err := r.buildFleet(); err != nil {
+		return err
+	}
+	return r.register(ctx)
+}
+
+// buildFleet creates the vehicles with their routes, starts, speeds and
+// source addresses.
+func (r *loadRun) buildFleet() error {
 	opts := r.opts
 	rng := mrand.New(mrand.NewPCG(opts.Seed, opts.Seed+1))
 	r.vehicles = make([]*loadVehicle, opts.Vehicles)
@@ -373,7 +403,13 @@ func (r *loadRun) setup(ctx context.Context) error {
 		}
 		r.vehicles[i] = v
 	}
+	return nil
+}
 
+// register creates the zones, the vehicles and their trips through the
+// API.
+func (r *loadRun) register(ctx context.Context) error {
+	opts := r.opts
 	if len(opts.Zones) > 0 {
 		r.log.Info("creating zones", "zones", len(opts.Zones))
 		if err := r.api.CreateZones(ctx, opts.Zones); err != nil {
@@ -478,6 +514,12 @@ func (r *loadRun) execute(ctx context.Context, report *LoadReport, idle metricSn
 	r.wallStart = time.Now()
 	r.startCh = make(chan struct{})
 	report.Server.RSSIdleBytes = idle.get("process_resident_memory_bytes")
+	scrape := func() (metricSnapshot, error) {
+		if r.api == nil {
+			return nil, errors.New("no API")
+		}
+		return scrapeMetrics(ctx, opts.API, opts.HTTPClient)
+	}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -518,7 +560,7 @@ func (r *loadRun) execute(ctx context.Context, report *LoadReport, idle metricSn
 	}
 	allConnected.Wait()
 	report.ConnectSeconds = time.Since(r.wallStart).Seconds()
-	if m, err := scrapeMetrics(ctx, opts.API, opts.HTTPClient); err == nil {
+	if m, err := scrape(); err == nil {
 		report.Server.RSSConnectedBytes = m.get("process_resident_memory_bytes")
 	}
 	r.log.Info("fleet connected", "connected", r.connected.Load(), "failed", r.connectFailed.Load(), "seconds", report.ConnectSeconds)
@@ -538,7 +580,7 @@ func (r *loadRun) execute(ctx context.Context, report *LoadReport, idle metricSn
 	cancel()
 	<-injectDone
 	<-progressDone
-	if m, err := scrapeMetrics(ctx, opts.API, opts.HTTPClient); err == nil {
+	if m, err := scrape(); err == nil {
 		report.Server.RSSLoadedBytes = m.get("process_resident_memory_bytes")
 	}
 

@@ -132,7 +132,10 @@ func (rep *LoadReport) WriteCharts(dir string) ([]string, error) {
 		p99 = append(p99, s.AckP99Ms)
 	}
 	mode := "full pipeline"
-	if rep.Server.BrokerOnly {
+	switch {
+	case rep.Server.Unchecked != "":
+		mode = "plain MQTT broker"
+	case rep.Server.BrokerOnly:
 		mode = "broker-only"
 	}
 	subtitle := fmt.Sprintf("%d vehicles, QoS %d, %s", rep.Vehicles, rep.QoS, mode)

@@ -104,6 +104,8 @@ type ServerCounts struct {
 	// of the drain time.
 	Settled bool   `json:"settled"`
 	Error   string `json:"error,omitempty"`
+	// Unchecked says why the server's counts were not read, if so.
+	Unchecked string `json:"unchecked,omitempty"`
 }
 
 // fill waits until the server has stored everything it acknowledged, then

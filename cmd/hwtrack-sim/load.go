@@ -41,7 +41,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defaultNote = "127.0.0.0/8 when the broker is on loopback"
 	)
 	fs.StringVar(&opts.Broker, "broker", simulator.DefaultBroker, "MQTT broker `URL` of the hwtrack server")
-	fs.StringVar(&opts.API, "api", simulator.DefaultAPI, "HTTP API base `URL` of the hwtrack server")
+	fs.StringVar(&opts.API, "api", simulator.DefaultAPI, "HTTP API base `URL` of the hwtrack server, or \"none\" for a plain MQTT broker such as mosquitto")
 	fs.StringVar(&opts.APIToken, "api-token", "", "API bearer `token` (default $HWTRACK_API_TOKEN)")
 	fs.IntVar(&opts.Vehicles, "vehicles", simulator.DefaultLoadVehicles, "number of synthetic vehicles, up to 100000")
 	fs.DurationVar(&opts.Interval, "interval", simulator.DefaultLoadInterval, "time between two fixes of a vehicle; 0 publishes as fast as the window allows")
