@@ -56,10 +56,10 @@ type LoadOptions struct {
 	// clock when the run ends, so none lies in the future.
 	TimeScale float64
 	QoS       byte
-	// Duration is how long the whole fleet publishes after the ramp-up.
+	// Duration is how long the whole fleet publishes.
 	Duration time.Duration
-	// RampUp spreads the connects over this time; publishing starts as
-	// each vehicle connects.
+	// RampUp spreads the connects over this time. Publishing starts once
+	// the whole fleet has connected.
 	RampUp time.Duration
 	// Window is the number of messages a vehicle may have unacknowledged.
 	Window int
@@ -284,10 +284,10 @@ func (r *loadRun) addInjection(v *loadVehicle, d *activeDetour) *loadInjection {
 	return inj
 }
 
-// Load runs a synthetic fleet against a hwtrack server: it registers the
-// vehicles with a trip each along one of the routes, creates the zones,
-// connects the vehicles over the ramp-up, lets them publish for the
-// duration while it injects detours, and then accounts for every
+// Load runs a synthetic fleet against a hwtrack server. It registers the
+// vehicles, each with a trip along one of the routes, and creates the
+// zones. It connects the vehicles over the ramp-up and lets them publish
+// for the duration while it injects detours. Then it accounts for every
 // acknowledged fix and every injected deviation. The error is non-nil when
 // the run could not be set up; losses are in the report.
 func Load(ctx context.Context, opts LoadOptions) (*LoadReport, error) {
@@ -597,7 +597,7 @@ func (r *loadRun) execute(ctx context.Context, report *LoadReport, idle metricSn
 	dwg.Wait()
 }
 
-// startInjections asks randomly chosen vehicles to start detours at the
+// startInjections requests detours from randomly chosen vehicles at the
 // configured rate, from the start of publishing to the last moment a
 // detour can still end, and be closed, before the run stops.
 func (r *loadRun) startInjections(ctx context.Context) <-chan struct{} {

@@ -312,6 +312,7 @@ func (r *loadRun) startProgress(ctx context.Context) <-chan struct{} {
 					} else {
 						fmt.Fprintf(w, "\r%s\x1b[K", line)
 					}
+					lastAt = now
 					continue
 				}
 				acked := r.ackedFixes.Load()

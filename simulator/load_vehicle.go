@@ -23,7 +23,7 @@ type loadVehicle struct {
 	terminal string
 	password string
 	route    *LoadRoute
-	startM   float64 // where on the route's out-and-back path it starts
+	startM   float64 // start position along the route's out-and-back path, metres
 	speedKmh float64
 	source   net.IP // local address to connect from; nil lets the system choose
 
@@ -34,7 +34,7 @@ type loadVehicle struct {
 	detour    *activeDetour
 	payload   []byte
 
-	// injectReq asks the vehicle to start a detour at its next publish.
+	// injectReq requests a detour that starts at the vehicle's next publish.
 	injectReq atomic.Bool
 	busy      atomic.Bool // set while a detour is requested or active
 	lost      atomic.Bool // the connection broke or an acknowledgement failed
@@ -83,10 +83,11 @@ func (v *loadVehicle) position(t time.Time, run *loadRun) (orb.Point, float64) {
 const detourProbeStepM = 50
 
 // startDetour plans a detour from the vehicle's position at fix time t.
-// It tries both sides of the route and keeps the first on which every
-// point of the way out is about as far from the whole route as from the
-// point it left, up to 600 m, and the turning point at least 600 m away.
-// A side fails where the route bends back near it.
+// It tries both sides of the route and keeps the first that passes two
+// checks. Every point of the way out must be about as far from the whole
+// route as from the point it left, up to 600 m. The turning point must be
+// at least 600 m from the route. A side fails where the route bends back
+// near it.
 func (v *loadVehicle) startDetour(t time.Time, run *loadRun) bool {
 	anchor, heading := v.position(t, run)
 	outM := run.opts.DetourM
