@@ -291,7 +291,7 @@ func (r *loadRun) deviationsFromAPI(ctx context.Context, injections []*loadInjec
 		}
 		for _, d := range devs {
 			m := regulatorMessage{
-				ID: d.ID + ":" + d.State.String(), DeviationID: d.ID, Kind: d.Kind.String(), State: model.StateOpen.String(),
+				ID: d.ID + ":open", DeviationID: d.ID, Kind: d.Kind.String(), State: model.StateOpen.String(),
 				Terminal: d.Terminal, StartedAt: d.StartedAt.Format(time.RFC3339Nano),
 			}
 			out = append(out, m)

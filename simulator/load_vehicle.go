@@ -134,7 +134,10 @@ func (v *loadVehicle) connect(ctx context.Context, run *loadRun) error {
 		SetCleanSession(true).
 		SetAutoReconnect(false).
 		SetConnectTimeout(run.opts.ConnectTimeout).
-		SetKeepAlive(60 * time.Second).
+		// A saturated broker reads a PINGREQ only after the publishes
+		// queued before it, so the keep-alive allows for a long backlog.
+		SetKeepAlive(120 * time.Second).
+		SetPingTimeout(60 * time.Second).
 		SetWriteTimeout(run.opts.AckTimeout).
 		SetOrderMatters(false).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
