@@ -139,7 +139,7 @@ func New(opts Options) (*Broker, error) {
 	caps.MaximumPacketSize = uint32(orDefault(opts.MaxPacketBytes, 256<<10))
 	caps.ReceiveMaximum = uint16(orDefault(opts.ReceiveMaximum, 256))
 	caps.MaximumInflight = uint16(orDefault(opts.MaxInflight, 1024))
-	caps.MaximumClientWritesPending = int32(orDefault(opts.MaxQueued, 1024))
+	caps.MaximumClientWritesPending = int32(orDefault(opts.MaxQueued, 128))
 	caps.MaximumSessionExpiryInterval = uint32(orDefaultDuration(opts.SessionExpiry, 24*time.Hour) / time.Second)
 	caps.MaximumMessageExpiryInterval = int64(orDefaultDuration(opts.MessageExpiry, 10*time.Minute) / time.Second)
 	caps.MaximumClients = int64(orDefault(opts.MaxClients, 200_000))

@@ -193,7 +193,7 @@ func Default() Config {
 			MaxPacketBytes: 256 << 10,
 			ReceiveMaximum: 256,
 			MaxInflight:    1024,
-			MaxQueued:      1024,
+			MaxQueued:      128, // a channel slot per message, allocated for every connection
 			SessionExpiry:  Duration(day),
 			MessageExpiry:  Duration(10 * time.Minute),
 			MaxClients:     200_000,

@@ -11,7 +11,7 @@
 #   WINDOW [16]  BATCH [1]  ZONES [10000]  DEVRATE [20] deviations/min
 #   TIME_SCALE [1]  MODES ["broker-only full"]  OUT [./bench-out]
 #   PPROF [unset: set to a duration such as 30s to take a CPU profile of
-#   each server during its run]
+#   each server during its run, followed by a heap profile]
 # Example: VEHICLES=5000 QOS=1 scripts/bench-load.sh
 set -euo pipefail
 
@@ -115,7 +115,8 @@ for mode in $MODES; do
 	if [ -n "$PPROF" ]; then
 		# Profile the steady phase, 10 s after the ramp-up.
 		(sleep "${RAMP%s}"; sleep 10; curl -s -o "$OUT/cpu-$mode.pprof" \
-			"http://127.0.0.1:$PPROF_PORT/debug/pprof/profile?seconds=${PPROF%s}") & profiler=$!
+			"http://127.0.0.1:$PPROF_PORT/debug/pprof/profile?seconds=${PPROF%s}"
+		curl -s -o "$OUT/heap-$mode.pprof" "http://127.0.0.1:$PPROF_PORT/debug/pprof/heap") & profiler=$!
 	fi
 	args=(load --broker "tcp://127.0.0.1:$MQTT_PORT" --api "http://127.0.0.1:$HTTP_PORT" --api-token "$token"
 		--vehicles "$VEHICLES" --qos "$QOS" --duration "$DURATION" --ramp-up "$RAMP" --interval "$INTERVAL"
