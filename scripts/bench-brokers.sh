@@ -76,7 +76,7 @@ echo "side by side (acknowledged fixes/s over the steady window):"
 for leg in mosquitto broker-only full; do
 	f="$OUT/report-$leg.json"
 	[ -f "$f" ] || continue
-	rate=$(grep -m1 '"acked_fixes_per_second"' "$f" | tr -dc '0-9.')
-	p99=$(grep -A4 '"puback"' "$f" | grep -m1 '"p99_ms"' | tr -dc '0-9.')
+	rate=$(sed -n 's/^  "acked_fixes_per_second": \([0-9.]*\).*/\1/p' "$f" | head -1)
+	p99=$(grep -A4 '"puback"' "$f" | sed -n 's/.*"p99_ms": \([0-9.]*\).*/\1/p' | head -1)
 	printf '  %-12s %10.0f fixes/s   PUBACK p99 %s ms\n' "$leg" "$rate" "$p99"
 done
