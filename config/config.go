@@ -136,6 +136,9 @@ type Rules struct {
 	MarginM     float64  `yaml:"margin_m"`
 	MinFixes    int      `yaml:"min_fixes"`
 	Persistence Duration `yaml:"persistence"`
+	// MaxAccuracyM caps the reported accuracy that widens the margin and
+	// the stop radius.
+	MaxAccuracyM float64 `yaml:"max_accuracy_m"`
 
 	// DefaultLimitKmh and ExpresswayLimitKmh are the dangerous-goods speed
 	// limits used where no zone sets one.
@@ -221,9 +224,10 @@ func Default() Config {
 			Workers:       8,
 		},
 		Rules: Rules{
-			MarginM:     20,
-			MinFixes:    2,
-			Persistence: Duration(30 * time.Second),
+			MarginM:      20,
+			MinFixes:     2,
+			Persistence:  Duration(30 * time.Second),
+			MaxAccuracyM: 100,
 
 			DefaultLimitKmh:      60,
 			ExpresswayLimitKmh:   80,

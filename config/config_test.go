@@ -192,6 +192,7 @@ func TestRuleDefaultsMatchEngine(t *testing.T) {
 		got, want any
 	}{
 		{"margin_m", r.MarginM, e.MarginM},
+		{"max_accuracy_m", r.MaxAccuracyM, e.MaxAccuracyM},
 		{"min_fixes", r.MinFixes, e.MinFixes},
 		{"persistence", r.Persistence.Std(), e.Persistence},
 		{"default_limit_kmh", r.DefaultLimitKmh, e.DefaultLimitKmh},

@@ -81,6 +81,9 @@ func validate(cfg *Config, problems *Error) {
 	if cfg.Rules.MarginM < 0 || cfg.Rules.MarginM > 1000 {
 		problems.add("rules.margin_m: %g is outside 0..1000 metres", cfg.Rules.MarginM)
 	}
+	if cfg.Rules.MaxAccuracyM < 1 || cfg.Rules.MaxAccuracyM > 5000 {
+		problems.add("rules.max_accuracy_m: %g is outside 1..5000 metres", cfg.Rules.MaxAccuracyM)
+	}
 	checkRange("rules.min_fixes", cfg.Rules.MinFixes, 1, 100, problems)
 	checkDuration("rules.persistence", cfg.Rules.Persistence, 0, time.Hour, problems)
 	if cfg.Rules.DefaultLimitKmh < 10 || cfg.Rules.DefaultLimitKmh > 200 {

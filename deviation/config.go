@@ -1,6 +1,11 @@
 package deviation
 
-import "time"
+import (
+	"math"
+	"time"
+
+	"github.com/hwtrack/hwtrack/model"
+)
 
 // Config tunes the hysteresis shared by all rules and the thresholds of
 // each alarm kind. Zero or negative fields take the defaults named on
@@ -14,6 +19,13 @@ type Config struct {
 	MarginM     float64
 	MinFixes    int
 	Persistence time.Duration
+
+	// MaxAccuracyM caps the reported accuracy that widens the margin,
+	// the stop radius and the jump floor (default 100 m). A phone on
+	// network location reports 1-3 km; taken at face value that would
+	// switch off every zone and route alarm and make a moving truck look
+	// stopped.
+	MaxAccuracyM float64
 
 	// While a fix's speed is below StationaryKmh (default 3 km/h),
 	// membership is frozen unless the fix lies more than StationaryBreakM
@@ -111,6 +123,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		MarginM:               20,
+		MaxAccuracyM:          100,
 		MinFixes:              2,
 		Persistence:           30 * time.Second,
 		StationaryKmh:         3,
@@ -153,6 +166,7 @@ func (c Config) withDefaults() Config {
 	}
 
 	setFloat(&c.MarginM, d.MarginM)
+	setFloat(&c.MaxAccuracyM, d.MaxAccuracyM)
 	if c.MinFixes <= 0 {
 		c.MinFixes = d.MinFixes
 	}
@@ -187,4 +201,13 @@ func (c Config) withDefaults() Config {
 	setDuration(&c.LateAfter, d.LateAfter)
 	setDuration(&c.LateLaneMinGap, d.LateLaneMinGap)
 	return c
+}
+
+// accuracyM returns the reported accuracy of f that the rules take into
+// account: 0 when f reports none, capped at MaxAccuracyM.
+func (c *Config) accuracyM(f *model.Fix) float64 {
+	if f.Has&model.HasAccuracy == 0 {
+		return 0
+	}
+	return math.Min(f.AccuracyM, c.MaxAccuracyM)
 }

@@ -118,10 +118,7 @@ func (t *tracker) step(cfg *Config, f *model.Fix, obs observation) (transition, 
 	}
 	r := t.Run
 	r.Fixes++
-	margin := cfg.MarginM
-	if f.Has&model.HasAccuracy != 0 {
-		margin = math.Max(margin, f.AccuracyM)
-	}
+	margin := math.Max(cfg.MarginM, cfg.accuracyM(f))
 	beyond := obs.edgeM >= margin
 	if beyond {
 		r.Beyond++

@@ -132,10 +132,7 @@ func (h *heldFix) fix(terminal string) *model.Fix {
 // isJump reports whether moving distM metres in dt needs a speed above
 // the configured maximum.
 func isJump(cfg *Config, distM float64, dt time.Duration, f *model.Fix) bool {
-	floorM := float64(jumpFloorM)
-	if f.Has&model.HasAccuracy != 0 {
-		floorM = math.Max(floorM, 2*f.AccuracyM)
-	}
+	floorM := math.Max(jumpFloorM, 2*cfg.accuracyM(f))
 	if distM <= floorM {
 		return false
 	}

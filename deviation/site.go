@@ -149,10 +149,7 @@ func (siteRule) evaluate(env *evalEnv, v *vehicle, f *model.Fix, out []model.Dev
 	}
 
 	cfg := &env.engine.cfg
-	margin := cfg.MarginM
-	if f.Has&model.HasAccuracy != 0 {
-		margin = math.Max(margin, f.AccuracyM)
-	}
+	margin := math.Max(cfg.MarginM, cfg.accuracyM(f))
 	// Visits are stepped in ID order, so trip events come out the same
 	// after a restart; the scratch slice spares an allocation per fix.
 	ids := v.siteScratch[:0]

@@ -70,10 +70,7 @@ func (longStopRule) evaluate(env *evalEnv, v *vehicle, f *model.Fix, out []model
 		return out
 	}
 
-	radiusM := e.cfg.StopRadiusM
-	if f.Has&model.HasAccuracy != 0 {
-		radiusM = math.Max(radiusM, f.AccuracyM)
-	}
+	radiusM := math.Max(e.cfg.StopRadiusM, e.cfg.accuracyM(f))
 	a := st.Anchor
 	if a.HasOdometer && f.Has&model.HasOdometer != 0 && f.OdometerKm-a.OdometerKm > stopOdometerKm {
 		if st.Episode != nil {

@@ -152,6 +152,7 @@ func Start(opts Options) (_ *Server, err error) {
 
 	engineCfg := deviation.DefaultConfig()
 	engineCfg.MarginM = cfg.Rules.MarginM
+	engineCfg.MaxAccuracyM = cfg.Rules.MaxAccuracyM
 	engineCfg.MinFixes = cfg.Rules.MinFixes
 	engineCfg.Persistence = cfg.Rules.Persistence.Std()
 	engineCfg.DefaultLimitKmh = cfg.Rules.DefaultLimitKmh

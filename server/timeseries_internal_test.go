@@ -18,10 +18,10 @@ func TestMergeTracks(t *testing.T) {
 		lat float64
 	}
 	cases := []struct {
-		name        string
+		name          string
 		local, remote []model.Fix
-		limit       int
-		want        []key
+		limit         int
+		want          []key
 	}{
 		{"disjoint", []model.Fix{fix(1, 1, 1), fix(3, 3, 1)}, []model.Fix{fix(2, 2, 2), fix(4, 4, 2)}, 0,
 			[]key{{1, 1, 1}, {2, 2, 2}, {3, 3, 1}, {4, 4, 2}}},
