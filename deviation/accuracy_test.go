@@ -38,3 +38,26 @@ func TestCoarseAccuracyKeepsAlarms(t *testing.T) {
 		}
 	})
 }
+
+// TestOverspeedEndsPastLowerLimit crosses a 30 km/h speed-limit circle at
+// 50 km/h and drives on at 50 km/h where the limit is 60: the episode
+// must close after the zone, not stay open at the zone's limit.
+func TestOverspeedEndsPastLowerLimit(t *testing.T) {
+	e := New(DefaultConfig(), nil)
+	zLat, zLon := offsetM(ykLat, ykLon, 0, 1000)
+	e.SetZones([]*geofence.Zone{kindZone(t, "school-1", "speed_limit", zLat, zLon, 500, `,"speed_limit_kmh":30`)})
+	speeds := make([]float64, 200)
+	for i := range speeds {
+		speeds[i] = 50
+	}
+	fixes := drive("T1", t0, 5*time.Second, ykLat, ykLon, speeds)
+	devs := ofKind(processAll(e, fixes), model.KindOverspeed)
+	if len(devs) != 2 || devs[1].State != model.StateClosed {
+		t.Fatalf("got %+v, want one episode opened and closed", devs)
+	}
+	// The zone's far edge is 1.5 km east; at 50 km/h the truck is there
+	// 108 s after the start, and the end needs 10 s below the level.
+	if end := devs[1].EndedAt.Sub(t0); end < 100*time.Second || end > 150*time.Second {
+		t.Errorf("episode ended %v after the start, want soon after the zone's far edge at about 108 s", end)
+	}
+}

@@ -114,7 +114,10 @@ func (overspeedRule) evaluate(env *evalEnv, v *vehicle, f *model.Fix, out []mode
 	s := st.Stretch
 	s.PeakKmh = math.Max(s.PeakKmh, speedKmh)
 	key := trackerKey{Kind: model.KindOverspeed}
-	endLevel := math.Min(limit.kmh, s.LimitKmh) - cfg.OverspeedEndMarginKmh
+	// The end level follows the limit that applies now: a truck that
+	// sped through a 30 km/h zone and drives on at a legal 50 km/h beyond
+	// it has stopped speeding.
+	endLevel := limit.kmh - cfg.OverspeedEndMarginKmh
 	if speedKmh < endLevel {
 		if st.Episode == nil {
 			st.Stretch = nil
