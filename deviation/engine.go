@@ -372,6 +372,7 @@ func (e *Engine) evaluateJudged(v *vehicle, f *model.Fix, m motion, rules []rule
 		out = e.checkCoverage(v, ef, env, out)
 		v.lastReceived = f.ReceivedAt
 	}
+	env.prevAt, env.prevLat, env.prevLon = v.lastFix, v.lastLat, v.lastLon
 	v.lastFix, v.lastLat, v.lastLon = f.Time, f.Lat, f.Lon
 
 	env.queryZones(v, ef)

@@ -4,6 +4,8 @@ import (
 	"math"
 	"time"
 
+	"github.com/hwtrack/hwtrack/geofence"
+
 	"github.com/hwtrack/hwtrack/model"
 )
 
@@ -21,6 +23,15 @@ type observation struct {
 	// them.
 	offM    float64
 	segment int
+	// crossing, set by the restricted-zone rule, is the zone whose short
+	// visits count when the vehicle passed through it: a run on the alarm
+	// side that ends before the persistence ran out is reported as a
+	// crossing when the straight line from the fix before the run to the
+	// fix after it runs deep through the zone (see chordThrough). A stray
+	// fix, which comes back to where the vehicle was, never does.
+	crossing *geofence.Zone
+	// prevLat and prevLon are the vehicle's position before this fix.
+	prevLat, prevLon float64
 }
 
 // transition is the change one fix caused in a tracker.
@@ -30,6 +41,9 @@ const (
 	transitionNone transition = iota
 	transitionOpened
 	transitionClosed
+	// transitionCrossed is a whole episode within one run: opened at the
+	// run's start and closed by the fix that ended it.
+	transitionCrossed
 )
 
 // run is an unbroken sequence of fixes on the side opposite the
@@ -41,8 +55,12 @@ type run struct {
 	Lon    float64   `json:"lon"`
 	Fixes  int       `json:"fixes"`
 	Beyond int       `json:"beyond"` // fixes beyond the margin
-	PeakM  float64   `json:"peak_m,omitempty"`
-	PeakAt int       `json:"peak_segment,omitempty"`
+	// FromLat and FromLon are where the vehicle was before the run, for
+	// an observation that asks for crossings.
+	FromLat float64 `json:"from_lat,omitempty"`
+	FromLon float64 `json:"from_lon,omitempty"`
+	PeakM   float64 `json:"peak_m,omitempty"`
+	PeakAt  int     `json:"peak_segment,omitempty"`
 }
 
 // episode is the open alarm of a tracker.
@@ -109,12 +127,18 @@ func (t *tracker) step(cfg *Config, f *model.Fix, obs observation) (transition, 
 		return transitionNone, run{}
 	}
 	if !candidate {
+		r := t.Run
 		t.Run = nil
+		if z := obs.crossing; z != nil && !t.Alarm && r != nil && r.Beyond > 0 {
+			if _, _, ok := chordThrough(z, r.FromLat, r.FromLon, f.Lat, f.Lon, cfg.MarginM+crossingDepthM); ok {
+				return transitionCrossed, *r
+			}
+		}
 		return transitionNone, run{}
 	}
 
 	if t.Run == nil {
-		t.Run = &run{Start: f.Time, Lat: f.Lat, Lon: f.Lon}
+		t.Run = &run{Start: f.Time, Lat: f.Lat, Lon: f.Lon, FromLat: obs.prevLat, FromLon: obs.prevLon}
 	}
 	r := t.Run
 	r.Fixes++
@@ -137,4 +161,41 @@ func (t *tracker) step(cfg *Config, f *model.Fix, obs observation) (transition, 
 		return transitionOpened, confirmed
 	}
 	return transitionClosed, confirmed
+}
+
+// crossingDepthM is how far beyond the margin the straight line between
+// two fixes must run inside a restricted zone for the vehicle to count
+// as having crossed it.
+const crossingDepthM = 30.0
+
+// maxChordM is the longest straight line between two fixes that a
+// crossing is inferred from; over a longer gap the vehicle's path is
+// unknown.
+const maxChordM = 5000.0
+
+// chordThrough reports whether the straight line from (lat1, lon1) to
+// (lat2, lon2) runs inside z at least depthM from its edge somewhere,
+// and returns the fractions of the line where it enters and leaves z.
+// It samples the line every 10 m at most.
+func chordThrough(z *geofence.Zone, lat1, lon1, lat2, lon2, depthM float64) (enter, leave float64, ok bool) {
+	lengthM := distanceM(lat1, lon1, lat2, lon2)
+	if lengthM < 2*depthM || lengthM > maxChordM {
+		return 0, 0, false
+	}
+	n := int(lengthM/10) + 1
+	enter, leave = -1, -1
+	deepest := 0.0
+	for k := 0; k <= n; k++ {
+		frac := float64(k) / float64(n)
+		lat, lon := lat1+frac*(lat2-lat1), lon1+frac*(lon2-lon1)
+		if !z.Contains(lat, lon) {
+			continue
+		}
+		if enter < 0 {
+			enter = frac
+		}
+		leave = frac
+		deepest = max(deepest, z.DistanceToEdgeM(lat, lon))
+	}
+	return enter, leave, enter >= 0 && deepest >= depthM
 }

@@ -2,10 +2,12 @@ package deviation
 
 import (
 	"math"
+	"slices"
 	"time"
 
 	"github.com/hwtrack/hwtrack/geofence"
 	"github.com/hwtrack/hwtrack/model"
+	"github.com/paulmach/orb"
 )
 
 // rule is one alarm kind. evaluate applies a fix to the vehicle's trackers
@@ -28,6 +30,10 @@ type evalEnv struct {
 	// segmentLimit is the speed limit of the trip's route segment at the
 	// fix. The route rule sets it, and its kmh is 0 when none applies.
 	segmentLimit speedLimit
+	// prevAt, prevLat and prevLon are the vehicle's previous evaluated
+	// fix in this lane; prevAt is zero for its first.
+	prevAt           time.Time
+	prevLat, prevLon float64
 }
 
 // stamp is the receive time and late flag of the deviations one fix
@@ -87,6 +93,8 @@ func (env *evalEnv) apply(v *vehicle, key trackerKey, t *tracker, f *model.Fix, 
 			ZoneID:    subject.zoneID,
 		}
 		out = append(out, e.openedDeviation(v, key, t.Episode, env.stamp))
+	case transitionCrossed:
+		out = append(out, env.crossed(v, key, subject, confirmed.Start, confirmed.Lat, confirmed.Lon, endPoint{at: f.Time, lat: f.Lat, lon: f.Lon, stamp: env.stamp})...)
 	case transitionClosed:
 		if t.Episode != nil {
 			end := endPoint{at: confirmed.Start, lat: confirmed.Lat, lon: confirmed.Lon, stamp: env.stamp}
@@ -98,6 +106,23 @@ func (env *evalEnv) apply(v *vehicle, key trackerKey, t *tracker, f *model.Fix, 
 		delete(v.trackers, key)
 	}
 	return out
+}
+
+// crossed returns a whole episode, opened and closed at once, for a
+// crossing the vehicle has already left: from start at (lat, lon) to end.
+func (env *evalEnv) crossed(v *vehicle, key trackerKey, subject subjectInfo, start time.Time, lat, lon float64, end endPoint) []model.Deviation {
+	ep := &episode{
+		ID:        deviationID(v.terminal, key, start),
+		StartedAt: start,
+		Lat:       lat,
+		Lon:       lon,
+		Name:      subject.name,
+		Severity:  subject.severity,
+		Level:     subject.level,
+		ZoneID:    subject.zoneID,
+	}
+	e := env.engine
+	return []model.Deviation{e.openedDeviation(v, key, ep, env.stamp), e.closedDeviation(v, key, ep, end)}
 }
 
 // subjectInfo describes what an episode is about, for its texts.
@@ -136,6 +161,7 @@ func (r restrictedZoneRule) evaluate(env *evalEnv, v *vehicle, f *model.Fix, out
 		}
 	}
 	v.restrictedScratch = inside
+	out = r.sparseCrossings(env, v, f, out)
 
 	// Walk every restricted tracker, inside or not, in a stable order so a
 	// fix that changes several zones reports them the same way each time.
@@ -147,6 +173,45 @@ func (r restrictedZoneRule) evaluate(env *evalEnv, v *vehicle, f *model.Fix, out
 	return out
 }
 
+// sparseCrossings reports the restricted zones the vehicle crossed
+// between its previous fix and f without a fix inside: fixes a minute
+// apart can straddle a zone the truck drove straight through. The entry
+// and exit times are interpolated along the straight line.
+func (restrictedZoneRule) sparseCrossings(env *evalEnv, v *vehicle, f *model.Fix, out []model.Deviation) []model.Deviation {
+	if env.prevAt.IsZero() || !f.Time.After(env.prevAt) {
+		return out
+	}
+	depthM := env.engine.cfg.MarginM + crossingDepthM
+	lengthM := distanceM(env.prevLat, env.prevLon, f.Lat, f.Lon)
+	if lengthM < 2*depthM || lengthM > maxChordM {
+		return out
+	}
+	b := orb.LineString{{env.prevLon, env.prevLat}, {f.Lon, f.Lat}}.Bound()
+	env.zones.Overlapping(b, func(z *geofence.Zone) {
+		if z.Kind != geofence.KindRestricted || !z.ActiveAt(f.Time) || slices.Contains(env.inside, z) ||
+			z.Contains(env.prevLat, env.prevLon) {
+			return
+		}
+		key := trackerKey{Kind: model.KindRestrictedZone, Subject: z.ID}
+		if t := v.trackers[key]; t != nil && (t.Alarm || t.Run != nil) {
+			return
+		}
+		enter, leave, ok := chordThrough(z, env.prevLat, env.prevLon, f.Lat, f.Lon, depthM)
+		if !ok {
+			return
+		}
+		dt := f.Time.Sub(env.prevAt)
+		at := func(frac float64) (time.Time, float64, float64) {
+			return env.prevAt.Add(time.Duration(frac * float64(dt))).Truncate(time.Second),
+				env.prevLat + frac*(f.Lat-env.prevLat), env.prevLon + frac*(f.Lon-env.prevLon)
+		}
+		start, lat, lon := at(enter)
+		endAt, endLat, endLon := at(leave)
+		out = append(out, env.crossed(v, key, zoneSubject(z), start, lat, lon, endPoint{at: endAt, lat: endLat, lon: endLon, stamp: env.stamp})...)
+	})
+	return out
+}
+
 // observe measures the fix against one zone. A zone that was deleted or is
 // outside its window counts as infinitely far outside.
 func (restrictedZoneRule) observe(env *evalEnv, zoneID string, inside []*geofence.Zone, t *tracker, f *model.Fix) (observation, subjectInfo) {
@@ -154,7 +219,7 @@ func (restrictedZoneRule) observe(env *evalEnv, zoneID string, inside []*geofenc
 		if z.ID != zoneID {
 			continue
 		}
-		obs := observation{alarmSide: true}
+		obs := observation{alarmSide: true, crossing: z, prevLat: env.prevLat, prevLon: env.prevLon}
 		if !t.Alarm {
 			obs.edgeM = z.DistanceToEdgeM(f.Lat, f.Lon)
 		}
@@ -165,7 +230,7 @@ func (restrictedZoneRule) observe(env *evalEnv, zoneID string, inside []*geofenc
 	if !ok || z.Kind != geofence.KindRestricted || !z.ActiveAt(f.Time) {
 		return observation{edgeM: math.Inf(1)}, subjectInfo{}
 	}
-	obs := observation{}
+	obs := observation{crossing: z}
 	if t.Alarm {
 		obs.edgeM = z.DistanceToEdgeM(f.Lat, f.Lon)
 	}

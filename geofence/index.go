@@ -184,6 +184,37 @@ func (ix *Index) Query(lat, lon float64, fn func(z *Zone)) {
 	}
 }
 
+// Overlapping calls fn once for every zone whose bounding box intersects
+// b, in no particular order. It is a coarse filter: fn decides with the
+// zone's own geometry.
+func (ix *Index) Overlapping(b orb.Bound, fn func(z *Zone)) {
+	if len(ix.zones) == 0 || !ix.bound.Intersects(b) {
+		return
+	}
+	c0, r0, c1, r1 := ix.cellRange(b)
+	var seen map[int32]bool
+	for r := r0; r <= r1; r++ {
+		for c := c0; c <= c1; c++ {
+			cell := r*ix.cols + c
+			for _, i := range ix.cellItems[ix.cellStart[cell]:ix.cellStart[cell+1]] {
+				if seen[i] || !ix.zones[i].bound.Intersects(b) {
+					continue
+				}
+				if seen == nil {
+					seen = make(map[int32]bool)
+				}
+				seen[i] = true
+				fn(ix.zones[i])
+			}
+		}
+	}
+	for _, i := range ix.large {
+		if ix.zones[i].bound.Intersects(b) {
+			fn(ix.zones[i])
+		}
+	}
+}
+
 // Lookup returns the zone with the given ID.
 func (ix *Index) Lookup(id string) (*Zone, bool) {
 	z, ok := ix.byID[id]
