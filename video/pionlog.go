@@ -9,9 +9,9 @@ import (
 )
 
 // pionLogs routes pion's log lines into slog. pion reports routine ICE and
-// DTLS progress at Info and Warn, and a relay with many peers would flood
-// the log with it, so only pion's errors become warnings here; the rest is
-// debug detail.
+// DTLS progress at Info and Warn, which would flood the log of a relay
+// with many peers. So only pion's errors become warnings here, and the
+// rest is debug detail.
 type pionLogs struct {
 	log *slog.Logger
 }

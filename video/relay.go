@@ -36,9 +36,9 @@ type Options struct {
 	// Channels returns a vehicle's camera channels, and false when the
 	// vehicle is not registered. Required.
 	Channels func(terminal string) ([]int, bool)
-	// OnEvent, when set, receives every stream state change, in order per
-	// stream, on a goroutine of the relay. It must not call back into the
-	// relay's Join, Leave or Stop.
+	// OnEvent, when set, receives every stream state change on one
+	// goroutine of the relay, in the order the changes happened. It must
+	// not call back into the relay's Join, Leave or Stop.
 	OnEvent func(Event)
 
 	ICE ICEConfig
@@ -63,22 +63,28 @@ const (
 
 // Relay is the camera relay. Its methods are safe for concurrent use.
 //
-// Lock order: Relay.mu, then stream.mu.
+// Lock order: Relay.mu, then stream.mu, then Relay.eventsMu.
 type Relay struct {
 	opts      Options
 	log       *slog.Logger
 	transport *transport
 	metrics   *metrics
-	events    chan Event
 	rejectLog *rate.Limiter
 
-	// mu guards streams, failures and closed.
+	// mu guards streams and closed.
 	mu      sync.Mutex
 	streams map[streamKey]*stream
+	closed  bool
+
+	// eventsMu guards sending on events, eventsClosed and failures. A
+	// stream reports its events while it holds its own lock, so they keep
+	// the order of its state changes.
+	eventsMu     sync.Mutex
+	events       chan Event
+	eventsClosed bool
 	// failures keeps each channel's last failure until it is live again,
 	// for Status.
 	failures map[streamKey]*StartFailure
-	closed   bool
 
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -111,6 +117,7 @@ func New(opts Options) (*Relay, error) {
 		log = slog.Default()
 	}
 	log = log.With("component", "video")
+
 	r := &Relay{
 		opts:      opts,
 		log:       log,
@@ -121,13 +128,15 @@ func New(opts Options) (*Relay, error) {
 		streams:   map[streamKey]*stream{},
 		failures:  map[streamKey]*StartFailure{},
 	}
+
 	r.wg.Add(1)
 	go r.deliverEvents()
 	return r, nil
 }
 
-// deliverEvents hands events to Options.OnEvent one at a time, so a slow
-// receiver never blocks a peer connection callback.
+// deliverEvents hands events to Options.OnEvent one at a time. A slow
+// receiver does not block the streams: emit drops and logs an event when
+// the queue of 256 is full.
 func (r *Relay) deliverEvents() {
 	defer r.wg.Done()
 	for ev := range r.events {
@@ -137,16 +146,18 @@ func (r *Relay) deliverEvents() {
 	}
 }
 
+// emit records a stream event and queues it for Options.OnEvent. Streams
+// call it with their lock held.
 func (r *Relay) emit(ev Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.eventsMu.Lock()
+	defer r.eventsMu.Unlock()
 	switch ev.Kind {
 	case EventLive:
 		delete(r.failures, streamKey{ev.Terminal, ev.Channel})
 	case EventStartFailed, EventDropped:
 		r.failures[streamKey{ev.Terminal, ev.Channel}] = ev.Failure
 	}
-	if r.closed {
+	if r.eventsClosed {
 		return
 	}
 	select {
@@ -305,11 +316,13 @@ func (r *Relay) Status(terminal string) ([]ChannelStatus, bool) {
 		key := streamKey{terminal, ch}
 		r.mu.Lock()
 		s := r.streams[key]
+		r.mu.Unlock()
+		r.eventsMu.Lock()
 		if f := r.failures[key]; f != nil {
 			failure := *f
 			st.LastFailure = &failure
 		}
-		r.mu.Unlock()
+		r.eventsMu.Unlock()
 		if s != nil {
 			s.fillStatus(&st)
 		}
@@ -350,9 +363,10 @@ func (r *Relay) Close() error {
 			s.stop("server shutting down")
 		}
 		r.transport.Close()
-		r.mu.Lock()
+		r.eventsMu.Lock()
+		r.eventsClosed = true
 		close(r.events)
-		r.mu.Unlock()
+		r.eventsMu.Unlock()
 		r.wg.Wait()
 	})
 	return nil

@@ -165,9 +165,15 @@ func (s *stream) apply(e effects) {
 	if e.forget {
 		s.relay.forget(s)
 	}
+}
+
+// emitLocked reports e's events while the stream's lock is held, so they
+// reach Options.OnEvent in the order of the state changes.
+func (s *stream) emitLocked(e *effects) {
 	for _, ev := range e.events {
 		s.relay.emit(ev)
 	}
+	e.events = nil
 }
 
 func (s *stream) event(kind EventKind, f *StartFailure) Event {
@@ -191,9 +197,11 @@ func (s *stream) addPending() bool {
 // is left.
 func (s *stream) donePending() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.pending--
-	s.idleCheckLocked()
+	e := s.idleCheckLocked()
+	s.emitLocked(&e)
+	s.mu.Unlock()
+	s.apply(e)
 }
 
 // ensureStarted begins an attempt unless one runs or the stream is live.
@@ -211,6 +219,7 @@ func (s *stream) ensureStarted() {
 		}
 		e = s.beginAttemptLocked()
 	}
+	s.emitLocked(&e)
 	s.mu.Unlock()
 	s.apply(e)
 }
@@ -302,6 +311,7 @@ func (s *stream) leave(id, why string) bool {
 	delete(s.viewers, id)
 	s.publishSnapshotLocked()
 	e := s.idleCheckLocked()
+	s.emitLocked(&e)
 	s.mu.Unlock()
 	s.log.Info("viewer left", "viewer_id", id, "why", why)
 	_ = v.pc.Close()
@@ -338,6 +348,7 @@ func (s *stream) graceExpired() {
 	if s.pending == 0 && len(s.viewers) == 0 && s.state != StateStopped {
 		e = s.stopLocked("no viewers left")
 	}
+	s.emitLocked(&e)
 	s.mu.Unlock()
 	s.apply(e)
 }
@@ -355,6 +366,7 @@ func (s *stream) publishSnapshotLocked() {
 func (s *stream) stop(why string) {
 	s.mu.Lock()
 	e := s.stopLocked(why)
+	s.emitLocked(&e)
 	s.mu.Unlock()
 	s.apply(e)
 }
@@ -411,6 +423,7 @@ func (s *stream) endAttemptLocked(att *attempt, e *effects) {
 func (s *stream) fail(att *attempt, f *StartFailure) {
 	s.mu.Lock()
 	e := s.failLocked(att, f)
+	s.emitLocked(&e)
 	s.mu.Unlock()
 	s.apply(e)
 }
@@ -469,6 +482,7 @@ func (s *stream) retry() {
 		s.retryTimer = nil
 		e = s.beginAttemptLocked()
 	}
+	s.emitLocked(&e)
 	s.mu.Unlock()
 	s.apply(e)
 }
@@ -496,6 +510,7 @@ func (s *stream) startTimedOut(att *attempt) {
 		f.Message = fmt.Sprintf("connected, but no video arrived within %s", timeout)
 	}
 	e := s.failLocked(att, f)
+	s.emitLocked(&e)
 	s.mu.Unlock()
 	s.apply(e)
 }
@@ -731,6 +746,7 @@ func (s *stream) onTrack(att *attempt, track *webrtc.TrackRemote) {
 	close(att.done)
 	hasViewers := len(s.viewers) > 0
 	e.events = append(e.events, s.event(EventLive, nil))
+	s.emitLocked(&e)
 	s.mu.Unlock()
 
 	s.log.Info("video stream live", "session", att.session, "codec", codec.MimeType, "start_ms", time.Since(att.started).Milliseconds())
