@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hwtrack/hwtrack/geofence"
 	"github.com/hwtrack/hwtrack/model"
 )
 
@@ -23,10 +24,12 @@ const (
 )
 
 type tripRequest struct {
-	Terminal  string               `json:"terminal"`
-	Driver    string               `json:"driver"`
-	Escort    string               `json:"escort"`
-	Route     json.RawMessage      `json:"route"`
+	Terminal string          `json:"terminal"`
+	Driver   string          `json:"driver"`
+	Escort   string          `json:"escort"`
+	Route    json.RawMessage `json:"route"`
+	// CRS is the datum of the route: wgs84 (the default), gcj02 or bd09.
+	CRS       string               `json:"crs"`
 	CorridorM float64              `json:"corridor_m"`
 	Segments  []model.RouteSegment `json:"segments"`
 	Bookings  []string             `json:"bookings"`
@@ -69,7 +72,8 @@ func (s *server) createTrip(w http.ResponseWriter, r *http.Request) error {
 	}
 	checkText(&problems, "driver", req.Driver, maxLabelRunes, true)
 	checkText(&problems, "escort", req.Escort, maxLabelRunes, true)
-	route := parseRoute(req.Route, &problems)
+	crs := parseTripCRS(req.CRS, &problems)
+	route := parseRoute(req.Route, crs, &problems)
 	if req.CorridorM < minCorridorM || req.CorridorM > maxCorridorM {
 		problems.Add("corridor_m", fmt.Sprintf("must be the full corridor width from %d to %d metres", minCorridorM, maxCorridorM))
 	}
@@ -199,9 +203,25 @@ func parseTimeField(problems *model.ValidationError, field, raw string) time.Tim
 	return t
 }
 
-// parseRoute validates a GeoJSON LineString in WGS-84 and returns it
-// re-encoded without its bbox, or nil after recording the problems.
-func parseRoute(raw json.RawMessage, problems *model.ValidationError) json.RawMessage {
+// parseTripCRS reads the datum a route was drawn in. An empty value means
+// WGS-84.
+func parseTripCRS(raw string, problems *model.ValidationError) geofence.CRS {
+	if raw == "" {
+		return geofence.CRSWGS84
+	}
+	crs, err := geofence.ParseCRS(raw)
+	if err != nil {
+		problems.Add("crs", err.Error())
+		return geofence.CRSWGS84
+	}
+	return crs
+}
+
+// parseRoute validates a GeoJSON LineString drawn in crs and returns it
+// converted to WGS-84 and re-encoded without its bbox, or nil after
+// recording the problems. Checks run on the positions as sent, so the
+// messages quote the client's numbers.
+func parseRoute(raw json.RawMessage, crs geofence.CRS, problems *model.ValidationError) json.RawMessage {
 	if len(raw) == 0 || string(raw) == "null" {
 		problems.Add("route", `is required: a GeoJSON LineString such as {"type":"LineString","coordinates":[[120.04,28.89],[120.05,28.88]]}`)
 		return nil
@@ -237,6 +257,14 @@ func parseRoute(raw json.RawMessage, problems *model.ValidationError) json.RawMe
 		if i > 0 && len(line.Coordinates[0]) >= 2 && (position[0] != line.Coordinates[0][0] || position[1] != line.Coordinates[0][1]) {
 			distinct = true
 		}
+		if i > 0 && checkPosition(line.Coordinates[i-1]) == "" {
+			if reason := geofence.LongitudeSpanReason("segment", line.Coordinates[i-1][0], position[0]); reason != "" {
+				invalid++
+				if invalid <= maxFieldProblems {
+					problems.Add(fmt.Sprintf("route.coordinates[%d]", i), reason)
+				}
+			}
+		}
 	}
 	if invalid > maxFieldProblems {
 		problems.Add("route.coordinates", fmt.Sprintf("%d more positions are invalid", invalid-maxFieldProblems))
@@ -249,6 +277,9 @@ func parseRoute(raw json.RawMessage, problems *model.ValidationError) json.RawMe
 	}
 
 	line.BBox = nil
+	for _, position := range line.Coordinates {
+		position[1], position[0] = geofence.ToWGS84(crs, position[1], position[0])
+	}
 	encoded, err := json.Marshal(line)
 	if err != nil {
 		problems.Add("route", "cannot be encoded: "+err.Error())

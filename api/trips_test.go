@@ -159,6 +159,8 @@ func TestCreateTripValidation(t *testing.T) {
 		{"route longitude out of range", func(b map[string]any) { b["route"] = route([]any{120.0, 28.0}, []any{190.0, 28.1}) }, "route.coordinates[1]", "longitude"},
 		{"route position too short", func(b map[string]any) { b["route"] = route([]any{120.0, 28.0}, []any{120.1}) }, "route.coordinates[1]", "[lon, lat]"},
 		{"route unknown member", func(b map[string]any) { b["route"].(map[string]any)["crs"] = "gcj02" }, "route.crs", "unknown"},
+		{"route crosses antimeridian", func(b map[string]any) { b["route"] = route([]any{179.99, 0.5}, []any{-179.99, 0.5}) }, "route.coordinates[1]", "spans more than 180° of longitude"},
+		{"crs unknown", func(b map[string]any) { b["crs"] = "cgcs2000" }, "crs", "expected wgs84, gcj02 or bd09"},
 		{"route as string", func(b map[string]any) { b["route"] = "LINESTRING(120 28, 121 29)" }, "route", "object"},
 		{"corridor too narrow", func(b map[string]any) { b["corridor_m"] = 19.9 }, "corridor_m", "20"},
 		{"corridor too wide", func(b map[string]any) { b["corridor_m"] = 5001 }, "corridor_m", "5000"},

@@ -262,9 +262,16 @@ func ParseRoute(raw []byte) (orb.LineString, error) {
 
 	line := make(orb.LineString, 0, len(positions))
 	for i, pos := range positions {
-		if checkPosition(fmt.Sprintf("%s[%d]", path, i), pos, verr) {
-			line = append(line, orb.Point{pos[0], pos[1]})
+		if !checkPosition(fmt.Sprintf("%s[%d]", path, i), pos, verr) {
+			continue
 		}
+		if i > 0 && len(positions[i-1]) >= 2 {
+			if reason := LongitudeSpanReason("segment", positions[i-1][0], pos[0]); reason != "" {
+				verr.Add(fmt.Sprintf("%s[%d]", path, i), reason)
+				continue
+			}
+		}
+		line = append(line, orb.Point{pos[0], pos[1]})
 	}
 	if err := verr.Err(); err != nil {
 		return nil, err

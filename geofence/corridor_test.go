@@ -138,6 +138,7 @@ func TestParseRoute(t *testing.T) {
 		{"swapped", `{"type":"LineString","coordinates":[[28.89,120.04],[28.89,120.05]]}`, 0, "route.coordinates[0]"},
 		{"one point", `{"type":"LineString","coordinates":[[120.04,28.89]]}`, 0, "route.coordinates"},
 		{"polygon", `{"type":"Polygon","coordinates":[]}`, 0, "route.type"},
+		{"antimeridian segment", `{"type":"LineString","coordinates":[[179.99,0.5],[-179.99,0.5]]}`, 0, "route.coordinates[1]"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -153,6 +153,13 @@ func BD09ToGCJ02(lat, lon float64) (gcjLat, gcjLon float64) {
 	return gLat, gLon
 }
 
+// ToWGS84 converts a (lat, lon) point in degrees drawn in crs to WGS-84
+// with the iterative inverses above. WGS-84 and unknown input come back
+// unchanged.
+func ToWGS84(crs CRS, lat, lon float64) (wgsLat, wgsLon float64) {
+	return toWGS84(crs, lat, lon)
+}
+
 // toWGS84 converts a (lat, lon) point drawn in crs to WGS-84.
 func toWGS84(crs CRS, lat, lon float64) (float64, float64) {
 	switch crs {

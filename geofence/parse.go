@@ -103,9 +103,15 @@ func ParseFeature(raw []byte) (*Zone, error) {
 	switch geomType {
 	case "Point":
 		z.Shape = ShapeCircle
-		z.center = parseCircle(doc.Geometry.Coordinates, z.SourceCRS, verr)
+		center, centerOK := parseCircle(doc.Geometry.Coordinates, z.SourceCRS, verr)
+		z.center = center
 		if !hasRadius {
 			verr.Add("properties.radius_m", "missing: a Point zone is a circle and needs its radius in metres")
+		}
+		if centerOK && hasRadius && radiusM >= MinRadiusM && radiusM <= MaxRadiusM {
+			if reason := circleAntimeridianReason(center[1], center[0], radiusM); reason != "" {
+				verr.Add("geometry.coordinates", reason)
+			}
 		}
 		z.radiusM = radiusM
 	case "Polygon":
@@ -399,17 +405,19 @@ func (p propertyReader) rectangle() bool {
 	return true
 }
 
-func parseCircle(raw json.RawMessage, crs CRS, verr *model.ValidationError) orb.Point {
+// parseCircle decodes a circle's centre and converts it to WGS-84. It
+// returns false after recording a problem.
+func parseCircle(raw json.RawMessage, crs CRS, verr *model.ValidationError) (orb.Point, bool) {
 	var pos []float64
 	if err := json.Unmarshal(raw, &pos); err != nil {
 		verr.Add("geometry.coordinates", "a Point needs one [lon, lat] position")
-		return orb.Point{}
+		return orb.Point{}, false
 	}
 	if !checkPosition("geometry.coordinates", pos, verr) {
-		return orb.Point{}
+		return orb.Point{}, false
 	}
 	lat, lon := toWGS84(crs, pos[1], pos[0])
-	return orb.Point{lon, lat}
+	return orb.Point{lon, lat}, true
 }
 
 // checkPosition validates one [lon, lat] position. GeoJSON puts longitude

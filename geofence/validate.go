@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/planar"
 
 	"github.com/hwtrack/hwtrack/model"
 )
@@ -56,6 +57,10 @@ func buildPolygon(path string, rings [][][]float64, crs CRS, verr *model.Validat
 		}
 	}
 
+	if !checkHoles(path, rings, cleaned, verr) {
+		return nil, false
+	}
+
 	poly := make(orb.Polygon, len(cleaned))
 	for r, ring := range cleaned {
 		out := make(orb.Ring, len(ring))
@@ -96,11 +101,11 @@ func checkRing(path string, positions [][]float64, verr *model.ValidationError) 
 		if len(ring) > 0 && ring[len(ring)-1] == p {
 			continue
 		}
-		if i > 0 && math.Abs(pos[0]-positions[i-1][0]) > 180 {
-			verr.Add(fmt.Sprintf("%s[%d]", path, i), fmt.Sprintf(
-				"edge from longitude %g to %g spans more than 180° of longitude; split the shape at the antimeridian",
-				positions[i-1][0], pos[0]))
-			return nil, false
+		if i > 0 {
+			if reason := LongitudeSpanReason("edge", positions[i-1][0], pos[0]); reason != "" {
+				verr.Add(fmt.Sprintf("%s[%d]", path, i), reason)
+				return nil, false
+			}
 		}
 		ring = append(ring, p)
 	}
@@ -214,4 +219,74 @@ func segmentsTouch(a, b, c, d orb.Point, properOnly bool) (orb.Point, bool) {
 		return b, true
 	}
 	return orb.Point{}, false
+}
+
+// checkHoles reports the first hole of a polygon that does not lie inside
+// its outer ring. It runs after findCrossing has ruled out proper
+// crossings, so a hole edge can only leave the outer ring through one of
+// the outer ring's corners. Testing each hole corner and each hole edge's
+// midpoint therefore finds a hole that lies partly or wholly outside. A
+// hole whose corners and midpoints all lie on the outer boundary coincides
+// with the outer ring and would cut the whole polygon away. input holds
+// the positions as sent, so messages can name their indices.
+func checkHoles(path string, input [][][]float64, rings []orb.Ring, verr *model.ValidationError) bool {
+	outer := rings[0]
+	for r := 1; r < len(rings); r++ {
+		hole := rings[r]
+		onBoundaryOnly := true
+		for _, corner := range hole[:len(hole)-1] {
+			if onRingBoundary(outer, corner) {
+				continue
+			}
+			onBoundaryOnly = false
+			if !planar.RingContains(outer, corner) {
+				verr.Add(fmt.Sprintf("%s[%d][%d]", path, r, positionIndex(input[r], corner)), fmt.Sprintf(
+					"hole corner [%.6f, %.6f] [lon, lat] lies outside the outer ring; holes must lie inside ring 0",
+					corner[0], corner[1]))
+				return false
+			}
+		}
+		for k := 0; k+1 < len(hole); k++ {
+			mid := orb.Point{(hole[k][0] + hole[k+1][0]) / 2, (hole[k][1] + hole[k+1][1]) / 2}
+			if onRingBoundary(outer, mid) {
+				continue
+			}
+			onBoundaryOnly = false
+			if !planar.RingContains(outer, mid) {
+				from := positionIndex(input[r], hole[k])
+				verr.Add(fmt.Sprintf("%s[%d][%d]", path, r, from), fmt.Sprintf(
+					"hole edge %d-%d leaves the outer ring near [%.6f, %.6f] [lon, lat]; holes must lie inside ring 0",
+					from, positionIndex(input[r], hole[k+1]), mid[0], mid[1]))
+				return false
+			}
+		}
+		if onBoundaryOnly {
+			verr.Add(fmt.Sprintf("%s[%d]", path, r),
+				"hole coincides with the outer ring, so it would remove the whole polygon; delete the hole")
+			return false
+		}
+	}
+	return true
+}
+
+// onRingBoundary reports whether p lies on an edge of ring.
+func onRingBoundary(ring orb.Ring, p orb.Point) bool {
+	for i := 1; i < len(ring); i++ {
+		if orientation(ring[i-1], ring[i], p) == 0 && onSegment(ring[i-1], ring[i], p) {
+			return true
+		}
+	}
+	return false
+}
+
+// positionIndex returns the index of the first input position equal to p.
+// checkRing drops repeated positions, so indices in the cleaned ring can
+// differ from the ones the client sent.
+func positionIndex(positions [][]float64, p orb.Point) int {
+	for i, pos := range positions {
+		if pos[0] == p[0] && pos[1] == p[1] {
+			return i
+		}
+	}
+	return 0
 }
