@@ -3,6 +3,7 @@ package cluster
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -41,9 +42,9 @@ func (n *Node) install(v *view, adopt bool) {
 // releaseWait bounds how long a release waits for records in flight.
 const releaseWait = 10 * time.Second
 
-// release hands vehicles to their new owners: once their records in flight
+// release hands vehicles to their new owners. Once their records in flight
 // are evaluated, it saves each one's state image, waits for the cluster to
-// acknowledge the images and forgets the state here.
+// acknowledge the images and clears the state here.
 func (n *Node) release(terminals []string) {
 	if len(terminals) == 0 {
 		return
@@ -97,9 +98,9 @@ func (n *Node) releaseAll() {
 	n.release(terminals)
 }
 
-// resetUnowned forgets the state of every vehicle this node neither holds
+// resetUnowned clears the state of every vehicle this node neither holds
 // nor owns in v, such as state recovered from the raw log for a vehicle
-// that moved while the node was down, so zone changes and the timed rules
+// that moved while the node was down. Zone changes and the timed rules then
 // raise nothing for it here.
 func (n *Node) resetUnowned(v *view) {
 	for _, t := range n.opts.Engine.Terminals() {
@@ -116,8 +117,8 @@ func (n *Node) resetUnowned(v *view) {
 	}
 }
 
-// publishMarker tells the other nodes that this node has saved the state
-// of every vehicle it lost in v.
+// publishMarker announces to the other nodes that this node has saved the
+// state of every vehicle it lost in v.
 func (n *Node) publishMarker(v *view) {
 	b, err := json.Marshal(releaseMarker{Node: n.id, View: v.key})
 	if err != nil {
@@ -198,9 +199,34 @@ func (n *Node) awaitImages(tokens []paho.Token) {
 	}
 }
 
-// NoteDeviation asks for an image of terminal soon, because a deviation
+// saveWait bounds how long SaveState waits for the cluster.
+const saveWait = 2 * time.Second
+
+// SaveState saves the state image of terminal now, when this node holds
+// the vehicle, and waits up to 2 s until the cluster acknowledged it. The
+// caller must not be a handler of the control connection, which reads
+// that acknowledgement.
+func (n *Node) SaveState(terminal string) error {
+	n.imgMu.Lock()
+	if !n.isHeld(terminal) {
+		n.imgMu.Unlock()
+		return nil
+	}
+	tok := n.publishImage(terminal)
+	n.imgMu.Unlock()
+	if tok == nil {
+		return nil
+	}
+	if !tok.WaitTimeout(saveWait) || tok.Error() != nil {
+		n.metrics.imageErrors.Inc()
+		return fmt.Errorf("save state image of %s: %w", terminal, tokenError(tok))
+	}
+	return nil
+}
+
+// NoteDeviation requests an image of terminal soon, because a deviation
 // opened or closed: a node that takes the vehicle over after a crash then
-// knows the episode.
+// has the episode.
 func (n *Node) NoteDeviation(terminal string) {
 	select {
 	case n.urgent <- terminal:

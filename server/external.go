@@ -124,6 +124,20 @@ func (s *Server) ownsVehicle(terminal string) bool {
 	return node == nil || node.Owns(terminal)
 }
 
+// saveVehicleState makes the ingest node save the vehicle's state in the
+// cluster and waits for it, so a node that takes the vehicle over after a
+// crash knows every transition the regulator received. A failure is
+// logged, and the transitions are forwarded all the same.
+func (s *Server) saveVehicleState(terminal string) {
+	node := s.clusterNode()
+	if node == nil {
+		return
+	}
+	if err := node.SaveState(terminal); err != nil {
+		s.log.Warn("vehicle state not saved before forwarding its deviation; a node taking it over after a crash may raise it again", "vehicle_id", terminal, "err", err)
+	}
+}
+
 // noteDeviation makes the ingest node save the vehicle's state soon.
 func (s *Server) noteDeviation(terminal string) {
 	if node := s.clusterNode(); node != nil {

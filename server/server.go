@@ -204,7 +204,7 @@ func Start(opts Options) (_ *Server, err error) {
 		Raw:     s.store,
 		Store:   s.store,
 		Engine:  s.engine,
-		Sink:    &deviationSink{s: s},
+		Sink:    &deviationSink{s: s, saveFirst: true},
 		OnFixes: s.onFixes,
 		Series:  s.seriesWriter(),
 		Reply:   s.reply,

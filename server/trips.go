@@ -97,6 +97,10 @@ func (s *Server) forwardSiteEvents(terminal string) {
 // regulator with the trip and its bookings.
 type deviationSink struct {
 	s *Server
+	// saveFirst, set for the pipeline's sink, makes an ingest node save
+	// the vehicle's state in the cluster before the transitions reach the
+	// regulator (see saveVehicleState).
+	saveFirst bool
 }
 
 // excerptFixes is how many recent fixes travel with a forwarded deviation.
@@ -104,7 +108,11 @@ const excerptFixes = 10
 
 func (d *deviationSink) HandleDeviations(terminal string, ds []model.Deviation) {
 	s := d.s
-	if len(ds) > 0 {
+	switch {
+	case len(ds) == 0:
+	case d.saveFirst:
+		s.saveVehicleState(terminal)
+	default:
 		s.noteDeviation(terminal)
 	}
 	for _, dev := range ds {
