@@ -122,12 +122,19 @@ func seedFleet(t *testing.T, env *consoleEnv) (tripID, manifestNo string) {
 // vehicleClient connects to the embedded broker as the test vehicle.
 func vehicleClient(t *testing.T, env *consoleEnv) paho.Client {
 	t.Helper()
+	return connectVehicle(t, env, testTerminal, testPassword)
+}
+
+// connectVehicle connects to the embedded broker as a registered vehicle,
+// with its terminal id as client id.
+func connectVehicle(t *testing.T, env *consoleEnv, terminal, password string) paho.Client {
+	t.Helper()
 	opts := paho.NewClientOptions().AddBroker("tcp://" + env.mqttAddr).
-		SetClientID(testTerminal).SetUsername(testTerminal).SetPassword(testPassword).
+		SetClientID(terminal).SetUsername(terminal).SetPassword(password).
 		SetAutoReconnect(false)
 	c := paho.NewClient(opts)
 	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatalf("vehicle connect: %v", tok.Error())
+		t.Fatalf("vehicle %s connect: %v", terminal, tok.Error())
 	}
 	t.Cleanup(func() { c.Disconnect(100) })
 	return c
@@ -152,13 +159,14 @@ func publishFix(t *testing.T, c paho.Client, f testFix) {
 
 // browser starts headless Chromium with every request that does not go to
 // the server failed by fetch interception. It returns the tab's context and
-// a function that lists the requests to other hosts.
-func browser(t *testing.T, env *consoleEnv) (context.Context, func() []string) {
+// a function that lists the requests to other hosts. extra adds Chromium
+// options, such as webrtcFlags.
+func browser(t *testing.T, env *consoleEnv, extra ...chromedp.ExecAllocatorOption) (context.Context, func() []string) {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Skipf("chromium is not installed at %s (apt-get install chromium): %v", chromiumPath, err)
 	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+	options := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Headless,
 		chromedp.NoSandbox,
@@ -173,7 +181,8 @@ func browser(t *testing.T, env *consoleEnv) (context.Context, func() []string) {
 		chromedp.Flag("lang", "zh-CN"),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1366, 768),
-	)
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(options, extra...)...)
 	ctx, cancelTab := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() {
 		cancelTab()

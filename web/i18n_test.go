@@ -97,13 +97,17 @@ func TestSourceKeysInCatalogue(t *testing.T) {
 	}
 
 	dynamic := map[string][]string{
-		"kind.":     {"route_deviation", "restricted_zone", "overspeed", "long_stop", "signal_loss", "trip_overtime", "device_alarm", "video_loss"},
-		"status.":   {"on_trip", "deviation", "no_signal", "offline", "idle"},
-		"handling.": {"new", "acknowledged", "handled"},
-		"role.":     {"admin", "dispatcher", "regulator"},
-		"zoneKind.": {"restricted", "site", "speed_limit", "jurisdiction"},
-		"feed.":     {"connecting", "connected", "error"},
-		"lang.":     {"zh-CN", "en"},
+		"kind.":              {"route_deviation", "restricted_zone", "overspeed", "long_stop", "signal_loss", "trip_overtime", "device_alarm", "video_loss"},
+		"status.":            {"on_trip", "deviation", "no_signal", "offline", "idle"},
+		"handling.":          {"new", "acknowledged", "handled"},
+		"role.":              {"admin", "dispatcher", "regulator"},
+		"zoneKind.":          {"restricted", "site", "speed_limit", "jurisdiction"},
+		"feed.":              {"connecting", "connected", "error"},
+		"lang.":              {"zh-CN", "en"},
+		"camera.state.":      {"idle", "connecting", "playing", "stopped", "failed"},
+		"camera.side.":       {"local", "remote"},
+		"camera.channel.":    {"1", "2", "3", "10"},
+		"camera.browserIce.": {"failed", "timeout"},
 		"action.": {"login", "login_failed", "logout", "deviation_ack", "deviation_handle", "booking_create", "zone_create",
 			"zone_update", "zone_delete", "user_create", "trip_create", "trip_complete", "vehicle_register"},
 	}

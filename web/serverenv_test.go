@@ -27,8 +27,9 @@ func listenLoopback(t *testing.T) net.Listener {
 
 // startConsole runs the real server on free loopback ports with Debian's
 // mosquitto as the regulator broker, and subscribes to the handling records
-// the server forwards there.
-func startConsole(t *testing.T) *consoleEnv {
+// the server forwards there. Each configure function may change the
+// configuration before the server starts.
+func startConsole(t *testing.T, configure ...func(*config.Config)) *consoleEnv {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Skipf("chromium is not installed at %s (apt-get install chromium): %v", chromiumPath, err)
@@ -44,6 +45,9 @@ func startConsole(t *testing.T) *consoleEnv {
 	cfg.ZoneFiles = []string{"../configs/zones.geojson"}
 	// The test serves the console over plain http on loopback.
 	cfg.Console.InsecureCookies = true
+	for _, change := range configure {
+		change(&cfg)
+	}
 
 	logLevel := slog.LevelWarn
 	if testing.Verbose() {

@@ -8,6 +8,13 @@ export function setCsrfToken(token) {
   csrfToken = token || "";
 }
 
+// csrfHeaders returns the header a state-changing request sends, for
+// callers that use fetch directly, such as the WHEP client with its SDP
+// bodies.
+export function csrfHeaders() {
+  return { "X-CSRF-Token": csrfToken };
+}
+
 // ApiError carries the HTTP status and the server's error code and message.
 export class ApiError extends Error {
   constructor(status, code, message, fields) {

@@ -1,7 +1,8 @@
 // Vehicle details, shown when a marker is clicked: plate, driver, escort,
-// the trip with its bookings (manifest numbers, waste codes, weights) and
-// the vehicle's recent deviations.
+// the vehicle's cameras, the trip with its bookings (manifest numbers,
+// waste codes, weights) and the vehicle's recent deviations.
 import { get, query } from "./api.js";
+import { cameraPanel, closeCameras, initCameras } from "./camera.js";
 import { el, $ } from "./dom.js";
 import { t, formatTime, currentLanguage } from "./i18n/index.js";
 import { state, on, vehicleStatus } from "./state.js";
@@ -11,6 +12,7 @@ let selected = "";
 let loadSeq = 0;
 
 export function initDetails() {
+  initCameras();
   on("select-vehicle", (terminal) => {
     selected = terminal;
     focusVehicle(terminal);
@@ -25,7 +27,10 @@ export function initDetails() {
 
 function close() {
   selected = "";
-  $("vehicle-details").hidden = true;
+  closeCameras();
+  const box = $("vehicle-details");
+  box.hidden = true;
+  delete box.dataset.terminal;
 }
 
 async function render() {
@@ -35,15 +40,22 @@ async function render() {
     close();
     return;
   }
-  box.hidden = false;
-  box.replaceChildren(
-    el("div", { class: "details-head" },
-      el("h2", { id: "details-plate" }, v.plate || v.terminal),
-      el("button", { type: "button", class: "link", onclick: close }, t("common.close"))),
-    el("div", { id: "details-summary" }),
-    el("div", { id: "details-trip" }, t("common.loading")),
-    el("div", { id: "details-deviations" }),
-  );
+  // A second click on the vehicle shown refreshes its trip and deviations
+  // but keeps the camera panel in place: taking a playing video element
+  // out of the page would pause it.
+  if (box.hidden || box.dataset.terminal !== v.terminal) {
+    box.hidden = false;
+    box.dataset.terminal = v.terminal;
+    box.replaceChildren(
+      el("div", { class: "details-head" },
+        el("h2", { id: "details-plate" }, v.plate || v.terminal),
+        el("button", { type: "button", class: "link", onclick: close }, t("common.close"))),
+      el("div", { id: "details-summary" }),
+      cameraPanel(v.terminal),
+      el("div", { id: "details-trip" }, t("common.loading")),
+      el("div", { id: "details-deviations" }),
+    );
+  }
   renderSummary();
 
   const seq = ++loadSeq;

@@ -11,6 +11,7 @@ import { createMap, getMap } from "./map.js";
 import { state, hasRole } from "./state.js";
 import { startLive, stopLive, showLiveLayer } from "./live.js";
 import { initDetails } from "./details.js";
+import { closeCameras } from "./camera.js";
 import { initAlarms } from "./alarms.js";
 import { initPlayback, showPlayback } from "./playback.js";
 import { initZones } from "./zones.js";
@@ -63,6 +64,8 @@ async function onLogin(e) {
 
 async function onLogout() {
   try {
+    // Leave the camera streams while the session still authorizes it.
+    await closeCameras();
     await del("/api/v1/session");
   } finally {
     stopLive();
