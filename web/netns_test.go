@@ -30,7 +30,11 @@ const netnsEnv = "HWTRACK_TEST_IN_LOOPBACK_NETNS"
 func inLoopbackNamespace(t *testing.T) bool {
 	t.Helper()
 	if os.Getenv(netnsEnv) == "1" {
-		if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		ip, err := exec.LookPath("ip")
+		if err != nil {
+			ip = "/usr/sbin/ip" // outside the PATH of users other than root
+		}
+		if out, err := exec.Command(ip, "link", "set", "lo", "up").CombinedOutput(); err != nil {
 			t.Fatalf("bring up lo in the test's network namespace (ip is in Debian's iproute2): %v: %s", err, out)
 		}
 		return true
