@@ -18,6 +18,10 @@ type driver struct {
 	broker string
 	log    *slog.Logger
 	lane   int
+	// clip is what the truck's cameras play on channels; nil means the
+	// truck has no cameras.
+	clip     *simulator.Clip
+	channels []int
 }
 
 func (d *driver) loop(ctx context.Context) {
@@ -97,6 +101,9 @@ func (d *driver) lap(ctx context.Context) error {
 		return err
 	}
 	defer pub.Close()
+	if cam := d.startCamera(ctx, pub); cam != nil {
+		defer cam.Close()
+	}
 	if _, err := pub.Play(ctx, fixes, 1); err != nil {
 		return err
 	}
@@ -105,4 +112,23 @@ func (d *driver) lap(ctx context.Context) error {
 	doneCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return d.api.CompleteTrip(doneCtx, tripID)
+}
+
+// startCamera lets the truck answer camera requests while it drives. The
+// camera shares the fix publisher's MQTT connection, as the cameras of a
+// real onboard unit do. It returns nil when the truck has no cameras or
+// the camera did not start, and the truck then drives without one.
+func (d *driver) startCamera(ctx context.Context, pub *simulator.Publisher) *simulator.Camera {
+	if d.clip == nil || len(d.channels) == 0 {
+		return nil
+	}
+	cam, err := simulator.StartCamera(ctx, simulator.CameraConfig{
+		Client: pub.Client(), Terminal: d.v.Terminal, Channels: d.channels, Clip: d.clip,
+		LoopbackOnly: true, Logger: d.log,
+	})
+	if err != nil {
+		d.log.Warn("demo camera not started; the truck drives without one", "err", err)
+		return nil
+	}
+	return cam
 }

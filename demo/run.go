@@ -92,6 +92,7 @@ func Start(ctx context.Context, cfg config.Config, fleetFile string, log *slog.L
 		d.Close()
 		return nil, err
 	}
+	clip := demoClip(log)
 	printBanner(log, apiURL, d.Server.MQTTAddr(), d.Token, cfg.Upstream.URL)
 	if len(fleet.Users) > 0 {
 		log.Info("console: open "+apiURL+"/ and sign in as a sample user", "users", sampleUsernames(fleet.Users), "passwords", fleetFile)
@@ -99,7 +100,8 @@ func Start(ctx context.Context, cfg config.Config, fleetFile string, log *slog.L
 
 	ctx, d.cancel = context.WithCancel(ctx)
 	for i, v := range fleet.Vehicles {
-		drv := &driver{fleet: fleet, v: v, api: client, broker: "tcp://" + d.Server.MQTTAddr().String(), log: log.With("vehicle_id", v.Terminal), lane: (i + 1) % 10}
+		drv := &driver{fleet: fleet, v: v, api: client, broker: "tcp://" + d.Server.MQTTAddr().String(), log: log.With("vehicle_id", v.Terminal), lane: (i + 1) % 10,
+			clip: clip, channels: cfg.Video.ChannelsOf(v.Terminal)}
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
@@ -126,7 +128,9 @@ func (d *Demo) Close() error {
 }
 
 // loopbackOnly rebinds every listener to 127.0.0.1, keeping the ports,
-// because the demo carries public sample passwords.
+// because the demo carries public sample passwords. The video relay then
+// offers loopback candidates only, which a browser on the same host
+// reaches.
 func loopbackOnly(cfg config.Config) config.Config {
 	rebind := func(addr string) string {
 		if addr == "" {
@@ -141,7 +145,22 @@ func loopbackOnly(cfg config.Config) config.Config {
 	cfg.MQTT.Addr = rebind(cfg.MQTT.Addr)
 	cfg.MQTT.WebSocketAddr = rebind(cfg.MQTT.WebSocketAddr)
 	cfg.HTTP.Addr = rebind(cfg.HTTP.Addr)
+	cfg.Video.UDPAddr = rebind(cfg.Video.UDPAddr)
+	cfg.Video.TCPAddr = rebind(cfg.Video.TCPAddr)
 	return cfg
+}
+
+// demoClip returns the clip the sample trucks' cameras play: the test
+// pattern built into the simulator, so the demo needs no ffmpeg. Without
+// it the trucks run without cameras, and the console shows why when a
+// channel is opened.
+func demoClip(log *slog.Logger) *simulator.Clip {
+	clip, err := simulator.SampleClip()
+	if err != nil {
+		log.Warn("demo trucks run without cameras: the built-in clip does not load", "err", err)
+		return nil
+	}
+	return clip
 }
 
 func printBanner(log *slog.Logger, apiURL string, mqttAddr net.Addr, token, upstream string) {
