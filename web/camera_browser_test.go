@@ -119,6 +119,14 @@ func waitChannelState(ctx context.Context, channel int, timeout time.Duration, s
 		channelSelector(channel), quoted), chromedp.WithPollingTimeout(timeout)))
 }
 
+// textOf reads the text of the first element that css selects, waiting
+// at most 5 s for it to appear.
+func textOf(ctx context.Context, css string) (string, error) {
+	c, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return chromedp.Run(c, chromedp.Text(chromedp.CSS(css)))
+}
+
 // decodedFrames reads how many frames a channel's video element has
 // decoded so far.
 func decodedFrames(ctx context.Context, channel int) (int, error) {
@@ -215,6 +223,8 @@ func TestCameraPanelInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("start simulated camera: %v", err)
 	}
+	// The closure reads cam when the test ends, so it closes the camera
+	// that a subtest restarts too.
 	t.Cleanup(func() { cam.Close() })
 	silentClient := connectVehicle(t, env, silentTerminal, silentPassword)
 	publishPosition(t, camClient, cameraTerminal, routeLat, routeLon0)
@@ -232,7 +242,7 @@ func TestCameraPanelInBrowser(t *testing.T) {
 		}
 		want := map[int]string{1: "1 · 司机", 2: "2 · 前方道路", 3: "3 · 货箱/罐体", 10: "10 · 车后"}
 		for channel, name := range want {
-			got, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(channelSelector(channel)+" .camera-name")))
+			got, err := textOf(ctx, channelSelector(channel)+" .camera-name")
 			if err != nil {
 				t.Errorf("channel %d: %v", channel, err)
 				continue
@@ -241,7 +251,7 @@ func TestCameraPanelInBrowser(t *testing.T) {
 				t.Errorf("channel %d is named %q, want %q", channel, got, name)
 			}
 		}
-		state, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(channelSelector(2)+" .camera-state")))
+		state, err := textOf(ctx, channelSelector(2)+" .camera-state")
 		if err != nil || state != "未播放" {
 			t.Errorf("road-ahead state before a click is %q (err %v), want 未播放", state, err)
 		}
@@ -260,7 +270,7 @@ func TestCameraPanelInBrowser(t *testing.T) {
 		}
 		state, err := waitChannelState(ctx, 2, 15*time.Second, "playing", "failed")
 		if err != nil || state != "playing" {
-			text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(channelSelector(2))))
+			text, _ := textOf(ctx, channelSelector(2))
 			screenshot(t, ctx, "camera-not-playing.png")
 			t.Fatalf("road-ahead camera state %q (err %v), panel shows %q", state, err, text)
 		}
@@ -281,7 +291,7 @@ func TestCameraPanelInBrowser(t *testing.T) {
 		if err != nil || size != [2]int{320, 240} {
 			t.Errorf("video size %v (err %v), want the clip's 320x240", size, err)
 		}
-		label, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(channelSelector(2)+" .camera-state")))
+		label, err := textOf(ctx, channelSelector(2)+" .camera-state")
 		if err != nil || !strings.HasPrefix(label, "播放中") {
 			t.Errorf("road-ahead state shows %q (err %v), want 播放中", label, err)
 		}
@@ -319,6 +329,53 @@ func TestCameraPanelInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("dropped stream shows reconnecting", func(t *testing.T) {
+		if err := within(ctx, 5*time.Second, chromedp.Click(chromedp.CSS(channelSelector(1)+" .camera-play"))); err != nil {
+			t.Fatal(err)
+		}
+		if state, err := waitChannelState(ctx, 1, 15*time.Second, "playing", "failed"); err != nil || state != "playing" {
+			t.Fatalf("driver camera state %q (err %v), want playing", state, err)
+		}
+
+		// The unit's camera goes away while the regulator watches: the
+		// relay keeps the browser connected and starts the stream again,
+		// and the panel says so.
+		cam.Close()
+		if state, err := waitChannelState(ctx, 1, 15*time.Second, "reconnecting"); err != nil {
+			t.Fatalf("driver camera state %q after the camera stopped, want reconnecting: %v", state, err)
+		}
+		warning, err := textOf(ctx, channelSelector(1)+" .camera-warning")
+		if err != nil || !strings.HasPrefix(warning, "视频中断，正在重新连接车辆") {
+			t.Errorf("reconnecting channel shows %q (err %v), want the interruption notice", warning, err)
+		}
+		screenshot(t, ctx, "camera-reconnecting.png")
+
+		// The camera comes back; the relay's next attempt brings the
+		// picture back on the same browser connection.
+		var err2 error
+		cam, err2 = simulator.StartCamera(context.Background(), simulator.CameraConfig{
+			Client: camClient, Terminal: cameraTerminal, Channels: []int{1, 2, 3, 10}, Clip: clip, LoopbackOnly: true,
+		})
+		if err2 != nil {
+			t.Fatalf("restart simulated camera: %v", err2)
+		}
+		if state, err := waitChannelState(ctx, 1, 20*time.Second, "playing"); err != nil {
+			t.Fatalf("driver camera state %q after the camera returned, want playing: %v", state, err)
+		}
+		first, err := decodedFrames(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		more := fmt.Sprintf(`document.querySelector(%q).getVideoPlaybackQuality().totalVideoFrames > %d + 15`,
+			channelSelector(1)+" video", first)
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](more, chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+			t.Errorf("decoded frames did not grow from %d after the stream returned", first)
+		}
+		if err := within(ctx, 5*time.Second, chromedp.Click(chromedp.CSS(channelSelector(1)+" .camera-play"))); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("silent vehicle shows the reason", func(t *testing.T) {
 		if err := openCameras(ctx, silentTerminal); err != nil {
 			t.Fatalf("camera panel of the silent vehicle did not open: %v", err)
@@ -334,7 +391,7 @@ func TestCameraPanelInBrowser(t *testing.T) {
 		if err != nil || reason.Value != "camera.reason.no_offer" {
 			t.Errorf("failure reason %q (err %v), want camera.reason.no_offer", reason.Value, err)
 		}
-		text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(channelSelector(2)+" .camera-reason-text")))
+		text, err := textOf(ctx, channelSelector(2)+" .camera-reason-text")
 		if err != nil || text != "车辆没有在规定时间内响应视频请求" {
 			t.Errorf("reason shows %q (err %v), want the Chinese text for no_offer", text, err)
 		}
@@ -350,7 +407,7 @@ func TestCameraPanelInBrowser(t *testing.T) {
 		english := fmt.Sprintf(`document.querySelector(%q).textContent === "The vehicle did not answer the video request in time"`,
 			channelSelector(2)+" .camera-reason-text")
 		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](english, chromedp.WithPollingTimeout(5*time.Second))); err != nil {
-			got, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(channelSelector(2)+" .camera-reason-text")))
+			got, _ := textOf(ctx, channelSelector(2)+" .camera-reason-text")
 			t.Errorf("reason after switching to English is %q", got)
 		}
 		err = within(ctx, 5*time.Second,
@@ -409,7 +466,7 @@ func TestCameraPanelInBrowser(t *testing.T) {
 		if err != nil || !strings.HasPrefix(reason.Value, "camera.browserIce.") {
 			t.Errorf("failure reason %q (err %v), want a browser ICE failure", reason.Value, err)
 		}
-		pairs, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(channelSelector(3)+" .camera-pairs")))
+		pairs, err := textOf(ctx, channelSelector(3)+" .camera-pairs")
 		if err != nil {
 			t.Fatalf("no candidate pairs are listed: %v", err)
 		}

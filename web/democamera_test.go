@@ -155,7 +155,7 @@ func TestDemoCameraInBrowser(t *testing.T) {
 				t.Fatalf("round %d: play %s: %v", round, v.Plate, err)
 			}
 			if timing.State != "playing" {
-				text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(channelSelector(2))))
+				text, _ := textOf(ctx, channelSelector(2))
 				t.Fatalf("round %d: %s road-ahead camera is %q after %.0f ms: %s", round, v.Plate, timing.State, timing.Playing, text)
 			}
 			t.Logf("round %d: %s road ahead: offer sent %.0f ms, answer %.0f ms, playing %.0f ms after the click",

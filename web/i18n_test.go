@@ -104,7 +104,7 @@ func TestSourceKeysInCatalogue(t *testing.T) {
 		"zoneKind.":          {"restricted", "site", "speed_limit", "jurisdiction"},
 		"feed.":              {"connecting", "connected", "error"},
 		"lang.":              {"zh-CN", "en"},
-		"camera.state.":      {"idle", "connecting", "playing", "stopped", "failed"},
+		"camera.state.":      {"idle", "connecting", "playing", "reconnecting", "stopped", "failed"},
 		"camera.side.":       {"local", "remote"},
 		"camera.channel.":    {"1", "2", "3", "10"},
 		"camera.browserIce.": {"failed", "timeout"},

@@ -8,9 +8,17 @@ import { t, hasMessage, currentLanguage, onLanguageChange } from "./i18n/index.j
 import { WhepSession } from "./whep.js";
 import { formatCandidate, splitRelayCandidate } from "./camerafailure.js";
 
-// panel is the open camera panel: the vehicle, its root element and one
-// view per channel. Only one vehicle's panel exists at a time.
+// panel is the open camera panel: the vehicle, its root element, one view
+// per channel and the timer of the status poll. Only one vehicle's panel
+// exists at a time.
 let panel = null;
+
+// STATUS_POLL_MS is how often the panel reads the relay's channel states
+// while a stream plays. A stream whose vehicle connection drops keeps the
+// viewer's connection while the relay starts it again, so the picture
+// freezes without any event in the browser, and only the relay's state
+// tells the regulator why.
+const STATUS_POLL_MS = 3000;
 
 export function initCameras() {
   // Leave every stream when the page goes away, so the relay stops the
@@ -39,7 +47,7 @@ export function cameraPanel(terminal) {
     el("h3", { "data-i18n": "camera.title" }, t("camera.title")),
     el("p", { class: "muted camera-note" }, t("common.loading")),
     el("div", { class: "camera-list" }));
-  panel = { terminal, node, views: new Map(), online: true, loadError: null };
+  panel = { terminal, node, views: new Map(), online: true, loadError: null, pollTimer: 0 };
   loadChannels(panel);
   return node;
 }
@@ -56,6 +64,7 @@ export function closeCameras() {
       left.push(view.session.stop());
     }
   }
+  clearInterval(panel.pollTimer);
   panel = null;
   return Promise.allSettled(left);
 }
@@ -114,6 +123,9 @@ function channelView(info) {
     info,
     state: "idle",
     failure: null,
+    // interruption is the relay's last failure while it starts a playing
+    // stream again, or null.
+    interruption: null,
     session: null,
     name: el("span", { class: "camera-name" }),
     stateTag: el("span", { class: "camera-state" }),
@@ -144,12 +156,52 @@ function toggle(view) {
     view.failure = failure || null;
     if (state === "stopped" || state === "failed") {
       view.session = null;
+      view.interruption = null;
     }
     renderChannel(view);
+    updatePolling();
   });
   view.session = session;
   view.failure = null;
   session.start();
+}
+
+// updatePolling runs the status poll while any channel plays.
+function updatePolling() {
+  const playing = [...panel.views.values()].some((v) => v.state === "playing");
+  if (playing && !panel.pollTimer) {
+    panel.pollTimer = setInterval(() => pollStatus(panel), STATUS_POLL_MS);
+  } else if (!playing && panel.pollTimer) {
+    clearInterval(panel.pollTimer);
+    panel.pollTimer = 0;
+  }
+}
+
+// pollStatus marks each playing channel whose stream the relay is
+// starting again, with the reason it dropped.
+async function pollStatus(p) {
+  let list;
+  try {
+    list = await get(`/api/v1/vehicles/${encodeURIComponent(p.terminal)}/cameras`);
+  } catch (err) {
+    console.warn("camera: reading the channel states failed", err);
+    return;
+  }
+  if (panel !== p) {
+    return;
+  }
+  p.online = Boolean(list.online);
+  for (const info of list.channels || []) {
+    const view = p.views.get(info.channel);
+    if (!view) {
+      continue;
+    }
+    view.info = info;
+    const restarting = view.state === "playing" && (info.state === "retrying" || info.state === "starting");
+    view.interruption = restarting ? (info.last_failure || { reason: "", message: "" }) : null;
+    renderChannel(view);
+  }
+  renderNotes();
 }
 
 function channelName(info) {
@@ -161,10 +213,11 @@ function channelName(info) {
 }
 
 function renderChannel(view) {
-  view.node.dataset.state = view.state;
+  const shownState = view.interruption ? "reconnecting" : view.state;
+  view.node.dataset.state = shownState;
   view.name.textContent = `${view.channel} · ${channelName(view.info)}`;
-  let stateText = t(`camera.state.${view.state}`);
-  if (view.state === "playing" && view.video.videoWidth > 0) {
+  let stateText = t(`camera.state.${shownState}`);
+  if (shownState === "playing" && view.video.videoWidth > 0) {
     stateText += ` · ${view.video.videoWidth}×${view.video.videoHeight}`;
   }
   view.stateTag.textContent = stateText;
@@ -178,9 +231,22 @@ function renderChannel(view) {
   } else {
     delete view.node.dataset.reason;
   }
-  view.reason.hidden = !view.failure;
-  view.reason.replaceChildren(...(view.failure ? failureNodes(view.failure) : []));
-  view.reason.title = view.failure ? view.failure.description.detail : "";
+  view.reason.hidden = !view.failure && !view.interruption;
+  if (view.failure) {
+    view.reason.replaceChildren(...failureNodes(view.failure));
+  } else if (view.interruption) {
+    view.reason.replaceChildren(el("p", { class: "camera-warning" }, interruptionText(view.interruption)));
+  } else {
+    view.reason.replaceChildren();
+  }
+  view.reason.title = view.failure ? view.failure.description.detail : (view.interruption?.message || "");
+}
+
+// interruptionText says why the relay is reconnecting to the vehicle.
+function interruptionText(f) {
+  const key = `camera.reason.${f.reason}`;
+  const reason = f.reason && hasMessage(key) ? t(key, { message: f.message }) : f.message;
+  return reason ? t("camera.reconnecting", { reason }) : t("camera.reconnectingNoReason");
 }
 
 // failureNodes writes a failure in plain words: the reason, then the
