@@ -7,8 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -52,24 +50,13 @@ func loopbackVideo(cfg *config.Config) {
 	cfg.Video.StopGrace = config.Duration(time.Second)
 }
 
-// testClip encodes ffmpeg's test pattern as 320x240 H.264, or skips the
-// test when ffmpeg is not installed.
+// testClip returns the simulator's built-in clip, ffmpeg's test pattern
+// as 320x240 H.264, the one the demo's trucks play.
 func testClip(t *testing.T) *simulator.Clip {
 	t.Helper()
-	ffmpeg, err := exec.LookPath("ffmpeg")
+	clip, err := simulator.SampleClip()
 	if err != nil {
-		t.Skip("ffmpeg not found: install it (apt-get install ffmpeg) to run the camera browser test")
-	}
-	path := filepath.Join(t.TempDir(), "clip.h264")
-	cmd := exec.Command(ffmpeg, "-y", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30",
-		"-t", "2", "-c:v", "libx264", "-profile:v", "baseline", "-level", "3.1", "-pix_fmt", "yuv420p",
-		"-g", "30", "-bsf:v", "h264_mp4toannexb", "-f", "h264", path)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg: %v: %s", err, out)
-	}
-	clip, err := simulator.LoadClip(path)
-	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("load the built-in clip: %v", err)
 	}
 	return clip
 }
