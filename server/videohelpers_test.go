@@ -17,8 +17,10 @@ import (
 	"time"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 
 	"github.com/hwtrack/hwtrack/config"
 	"github.com/hwtrack/hwtrack/server"
@@ -108,6 +110,14 @@ type testViewer struct {
 	// vp8Start is set by the first VP8 packet: whether it started a key
 	// frame.
 	vp8Start *bool
+	// lowestSeq is the lowest sequence number received, relative to the
+	// first packet, and lowestKey whether that packet starts an H.264
+	// keyframe. Retransmitted packets arrive late, so the first packet to
+	// arrive need not be the first one the relay sent.
+	haveSeq   bool
+	firstSeq  uint16
+	lowestSeq int16
+	lowestKey bool
 }
 
 // whepStatus is a failed WHEP request's status and body.
@@ -200,28 +210,69 @@ func (v *testViewer) read(track *webrtc.TrackRemote) {
 		v.readVP8(track)
 		return
 	}
-	var depacketizer codecs.H264Packet
+	// The sample builder puts packets back in sequence order, so access
+	// units survive a retransmission that arrives late.
+	builder := samplebuilder.New(256, &codecs.H264Packet{}, 90000)
 	for {
 		pkt, _, err := track.ReadRTP()
 		if err != nil {
 			return
 		}
-		data, err := depacketizer.Unmarshal(pkt.Payload)
 		v.mu.Lock()
-		if err == nil && len(data) > 0 {
-			v.annexB.Write(data)
-			for _, nal := range splitAnnexB(data) {
+		v.notePacket(pkt)
+		v.mu.Unlock()
+		builder.Push(pkt)
+		for sample := builder.Pop(); sample != nil; sample = builder.Pop() {
+			v.mu.Lock()
+			v.annexB.Write(sample.Data)
+			for _, nal := range splitAnnexB(sample.Data) {
 				if len(v.nalTypes) == 0 {
 					v.firstNAL = nal[0] & 0x1f
 				}
 				v.nalTypes = append(v.nalTypes, nal[0]&0x1f)
 			}
-		}
-		if pkt.Marker {
 			v.frames++
+			v.mu.Unlock()
 		}
-		v.mu.Unlock()
 	}
+}
+
+// notePacket tracks the packet with the lowest sequence number.
+func (v *testViewer) notePacket(pkt *rtp.Packet) {
+	if !v.haveSeq {
+		v.haveSeq, v.firstSeq = true, pkt.SequenceNumber
+		v.lowestKey = startsH264Keyframe(pkt.Payload)
+		return
+	}
+	if d := int16(pkt.SequenceNumber - v.firstSeq); d < v.lowestSeq {
+		v.lowestSeq, v.lowestKey = d, startsH264Keyframe(pkt.Payload)
+	}
+}
+
+// startsH264Keyframe reports whether an H.264 RTP payload (RFC 6184) is an
+// SPS or IDR slice, a STAP-A whose first unit is one, or the first
+// fragment of an IDR slice.
+func startsH264Keyframe(p []byte) bool {
+	if len(p) < 2 {
+		return false
+	}
+	switch p[0] & 0x1f {
+	case 5, 7:
+		return true
+	case 24:
+		return len(p) > 3 && (p[3]&0x1f == 7 || p[3]&0x1f == 5)
+	case 28:
+		return p[1]&0x80 != 0 && p[1]&0x1f == 5
+	}
+	return false
+}
+
+// startedAtKeyframe reports whether the lowest-numbered packet received
+// starts a keyframe.
+func (v *testViewer) startedAtKeyframe() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.haveSeq && v.lowestKey
 }
 
 // readVP8 counts VP8 frames and notes whether the first packet started a
