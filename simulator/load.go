@@ -241,6 +241,9 @@ type loadRun struct {
 	ackErrors, ackTimeouts    atomic.Int64
 	detoursActive             atomic.Int64
 	injectRejected            atomic.Int64
+	// injectReturned counts rejected detour requests the scheduler has
+	// not yet replaced.
+	injectReturned atomic.Int64
 
 	// mu guards injections.
 	mu         sync.Mutex
@@ -603,15 +606,10 @@ func (r *loadRun) execute(ctx context.Context, report *LoadReport, idle metricSn
 func (r *loadRun) startInjections(ctx context.Context) <-chan struct{} {
 	done := make(chan struct{})
 	opts := r.opts
-	slowest := defaultLoadSpeedMinKmh / 3.6
-	detourSim := time.Duration(2*opts.DetourM/slowest*float64(time.Second)) + loadCloseMarginSim
 	from := r.publishStart
-	until := r.stopAt.Add(-time.Duration(float64(detourSim) / opts.TimeScale))
+	until := r.stopAt.Add(-opts.detourWall())
 	count := int(opts.DeviationsPerMinute * until.Sub(from).Minutes())
 	if opts.DeviationsPerMinute <= 0 || count <= 0 {
-		if opts.DeviationsPerMinute > 0 {
-			r.log.Warn("run too short to inject deviations", "detour_fix_time", detourSim, "time_scale", opts.TimeScale)
-		}
 		close(done)
 		return done
 	}
@@ -619,38 +617,90 @@ func (r *loadRun) startInjections(ctx context.Context) <-chan struct{} {
 		defer close(done)
 		rng := mrand.New(mrand.NewPCG(opts.Seed+2, opts.Seed+3))
 		gap := until.Sub(from) / time.Duration(count)
+		var pending []pendingInjection
 		requested := 0
-		for requested < count {
+		for time.Now().Before(until) && (requested < count || len(pending) > 0) {
+			// A vehicle turned the request down: ask another one.
+			requested -= int(r.injectReturned.Swap(0))
+			pending, requested = r.withdrawStale(pending, requested)
+
 			due := from.Add(gap * time.Duration(requested))
-			if rejected := r.injectRejected.Swap(0); rejected > 0 {
-				requested -= int(rejected) // ask other vehicles instead
-			}
-			if wait := time.Until(due); wait > 0 {
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(min(wait, 100*time.Millisecond)):
+			if requested < count && !time.Now().Before(due) {
+				if v := r.pickIdleVehicle(rng); v != nil {
+					v.injectReq.Store(true)
+					pending = append(pending, pendingInjection{v: v, at: time.Now()})
+					requested++
 					continue
 				}
 			}
-			if time.Now().After(until) {
-				return
-			}
-			for tries := 0; tries < 100; tries++ {
-				v := r.vehicles[rng.IntN(len(r.vehicles))]
-				if v.lost.Load() || v.client == nil || !v.busy.CompareAndSwap(false, true) {
-					continue
-				}
-				v.injectReq.Store(true)
-				requested++
-				break
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
 			}
 			if ctx.Err() != nil {
-				return
+				break
+			}
+		}
+		// A detour claimed from now on could not close before the end.
+		for _, p := range pending {
+			if p.v.injectReq.CompareAndSwap(true, false) {
+				p.v.busy.Store(false)
 			}
 		}
 	}()
 	return done
+}
+
+// detourWall returns the wall time a detour needs at the slowest vehicle
+// speed, including the time to see it closed.
+func (o *LoadOptions) detourWall() time.Duration {
+	slowest := defaultLoadSpeedMinKmh / 3.6
+	detourSim := time.Duration(2*o.DetourM/slowest*float64(time.Second)) + loadCloseMarginSim
+	return time.Duration(float64(detourSim) / o.TimeScale)
+}
+
+// injectClaimTimeout is how long a vehicle may leave a detour request
+// unclaimed. A vehicle whose connection is starved can go that long
+// without publishing, so its request goes to another vehicle.
+const injectClaimTimeout = 2 * time.Second
+
+// pendingInjection is a detour request a vehicle has not yet claimed.
+type pendingInjection struct {
+	v  *loadVehicle
+	at time.Time
+}
+
+// withdrawStale drops the requests that vehicles claimed and withdraws
+// the ones left unclaimed past injectClaimTimeout, returning the requests
+// still pending and the number of requests that stand.
+func (r *loadRun) withdrawStale(pending []pendingInjection, requested int) ([]pendingInjection, int) {
+	now := time.Now()
+	kept := pending[:0]
+	for _, p := range pending {
+		switch {
+		case !p.v.injectReq.Load():
+			// Claimed by the vehicle.
+		case now.Sub(p.at) > injectClaimTimeout && p.v.injectReq.CompareAndSwap(true, false):
+			p.v.busy.Store(false)
+			requested--
+		default:
+			kept = append(kept, p)
+		}
+	}
+	return kept, requested
+}
+
+// pickIdleVehicle returns a random connected vehicle without a detour,
+// marked busy, or nil when 100 tries found none.
+func (r *loadRun) pickIdleVehicle(rng *mrand.Rand) *loadVehicle {
+	for range 100 {
+		v := r.vehicles[rng.IntN(len(r.vehicles))]
+		if v.lost.Load() || v.client == nil || !v.busy.CompareAndSwap(false, true) {
+			continue
+		}
+		return v
+	}
+	return nil
 }
 
 // IsLoopbackURL reports whether a broker or API URL names a loopback host.

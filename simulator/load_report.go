@@ -28,6 +28,10 @@ type LoadReport struct {
 	RampUpSeconds float64 `json:"ramp_up_seconds"`
 	DurationSecs  float64 `json:"duration_seconds"`
 	Routes        int     `json:"routes"`
+	// DeviationRate is the requested detours per minute, and
+	// DetourSeconds the publishing time one detour needs.
+	DeviationRate float64 `json:"deviation_rate_per_minute"`
+	DetourSeconds float64 `json:"detour_seconds"`
 	Zones         int     `json:"zones_created"`
 	CPUs          int     `json:"cpus"`
 
@@ -80,6 +84,7 @@ func newLoadReport(opts *LoadOptions) *LoadReport {
 		IntervalMs: float64(opts.Interval) / 1e6, TimeScale: opts.TimeScale,
 		RampUpSeconds: opts.RampUp.Seconds(), DurationSecs: opts.Duration.Seconds(),
 		Routes: len(opts.Routes), Zones: len(opts.Zones), CPUs: runtime.NumCPU(),
+		DeviationRate: opts.DeviationsPerMinute, DetourSeconds: opts.detourWall().Seconds(),
 		cpuStart: processCPU(),
 	}
 }
@@ -249,6 +254,9 @@ func (rep *LoadReport) WriteTable(w io.Writer) error {
 		row("deviations", "not checked: %s", d.NotChecked)
 	} else {
 		row("deviations", "%d injected, %d opened, %d closed, %d missing, %d unexpected, %d duplicates (from the %s); %d requests turned down", d.Injected, d.Opened, d.Closed, d.Missing, d.Unexpected, d.Duplicates, d.Source, d.InjectRejected)
+		if d.Injected == 0 && rep.DeviationRate > 0 {
+			row("", "no detour fitted: one needs %.0f s of publishing at time scale %g", rep.DetourSeconds, rep.TimeScale)
+		}
 		if d.EndToEnd.Count > 0 {
 			e := d.EndToEnd
 			row("publish to regulator", "p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms (server part p99 %.1f ms)", e.P50Ms, e.P90Ms, e.P99Ms, e.MaxMs, d.ServerPart.P99Ms)

@@ -58,7 +58,9 @@ type activeDetour struct {
 // It must be called with non-decreasing t, because a detour that t has
 // passed ends here.
 func (v *loadVehicle) position(t time.Time, run *loadRun) (orb.Point, float64) {
-	if d := v.detour; d != nil {
+	if d := v.detour; d != nil && !t.Before(d.startSim) {
+		// Fixes of a batch that precede the detour's start stay on the
+		// route.
 		elapsed := t.Sub(d.startSim)
 		if elapsed < d.durSim {
 			travelled := d.speedMs * elapsed.Seconds()
@@ -303,6 +305,7 @@ func (v *loadVehicle) publish(topic string, now time.Time, run *loadRun, window 
 		if !v.startDetour(simNow, run) {
 			v.busy.Store(false)
 			run.injectRejected.Add(1)
+			run.injectReturned.Add(1)
 		}
 	}
 
