@@ -110,6 +110,8 @@ type DeviationPayload struct {
 //     repeat per site.
 //   - event: "dispatched", "arrived", "departed" or "completed".
 //   - trip, plate, terminal, bookings: as in DeviationPayload.
+//   - site: the site zone of an arrival or departure, absent for
+//     dispatched and completed.
 //   - at: when the event happened.
 //   - sent_at: when hwtrack built the message.
 type TripEventPayload struct {
@@ -119,8 +121,20 @@ type TripEventPayload struct {
 	Plate    string           `json:"plate"`
 	Terminal string           `json:"terminal"`
 	Bookings []BookingPayload `json:"bookings"`
+	Site     *SitePayload     `json:"site,omitempty"`
 	At       string           `json:"at"`
 	SentAt   string           `json:"sent_at"`
+}
+
+// SitePayload is the site zone a vehicle arrived at or departed from. Lat
+// and Lon, in WGS-84 degrees, are the position of the fix that decided the
+// event: the first fix inside the site for an arrival, the first fix
+// outside it for a departure.
+type SitePayload struct {
+	ID   string  `json:"id"`
+	Name string  `json:"name"`
+	Lat  float64 `json:"lat"`
+	Lon  float64 `json:"lon"`
 }
 
 // ZonePayload names a geofence or route.
@@ -285,11 +299,17 @@ func DeviationMessage(d model.Deviation, v model.Vehicle, trip *model.Trip, book
 // TripEventCompleted; at is when the event happened. Arrival and departure
 // repeat once per site, so their ids also carry at in Unix milliseconds:
 // rebuilding the same event from the same fix gives the same id. bookings must hold exactly the bookings the trip lists.
+// site is required for arrivals and departures and must be nil otherwise.
 // It returns a *model.ValidationError naming every invalid field.
-func TripMessage(event string, trip model.Trip, v model.Vehicle, bookings []model.Booking, at time.Time) (Message, error) {
+func TripMessage(event string, trip model.Trip, v model.Vehicle, bookings []model.Booking, site *SitePayload, at time.Time) (Message, error) {
 	var verr model.ValidationError
 	switch event {
-	case TripEventDispatched, TripEventArrived, TripEventDeparted, TripEventCompleted:
+	case TripEventArrived, TripEventDeparted:
+		checkSite(&verr, site)
+	case TripEventDispatched, TripEventCompleted:
+		if site != nil {
+			verr.Add("site", fmt.Sprintf("applies only to arrived and departed events, not %s", event))
+		}
 	default:
 		verr.Add("event", fmt.Sprintf("%q is not dispatched, arrived, departed or completed", event))
 	}
@@ -318,6 +338,7 @@ func TripMessage(event string, trip model.Trip, v model.Vehicle, bookings []mode
 		Plate:    v.Plate,
 		Terminal: trip.Terminal,
 		Bookings: orderedBookings,
+		Site:     site,
 		At:       formatTime(at),
 		SentAt:   formatTime(now),
 	}
@@ -332,6 +353,21 @@ func TripMessage(event string, trip model.Trip, v model.Vehicle, bookings []mode
 		Payload:   body,
 		CreatedAt: now,
 	}, nil
+}
+
+// checkSite records a problem when an arrival or departure has no site or
+// an invalid one.
+func checkSite(verr *model.ValidationError, site *SitePayload) {
+	if site == nil {
+		verr.Add("site", "missing: an arrival or departure names its site")
+		return
+	}
+	if site.ID == "" {
+		verr.Add("site.id", "missing")
+	}
+	if !(site.Lat >= -90 && site.Lat <= 90) || !(site.Lon >= -180 && site.Lon <= 180) {
+		verr.Add("site", fmt.Sprintf("position [%g, %g] [lat, lon] is out of range", site.Lat, site.Lon))
+	}
 }
 
 // checkTopicLevel records a problem when s cannot be one MQTT topic level:

@@ -13,6 +13,7 @@ import (
 var (
 	testStart   = time.Date(2026, 12, 4, 9, 30, 5, 0, time.FixedZone("CST", 8*3600))
 	testVehicle = model.Vehicle{Terminal: "013800000001", Plate: "浙G·A1234"}
+	testSite    = SitePayload{ID: "site-collection-centre", Name: "永康市危废收集中心", Lat: 28.9012, Lon: 120.0456}
 )
 
 func testBookings() []model.Booking {
@@ -249,9 +250,15 @@ func TestTripMessage(t *testing.T) {
 		{TripEventDeparted, "trip-42:departed:1796350205000"},
 		{TripEventCompleted, "trip-42:completed"},
 	}
+	siteFor := func(event string) *SitePayload {
+		if event == TripEventArrived || event == TripEventDeparted {
+			return &testSite
+		}
+		return nil
+	}
 	for _, tt := range tests {
 		t.Run(tt.event, func(t *testing.T) {
-			msg, err := TripMessage(tt.event, testTrip(), testVehicle, testBookings(), at)
+			msg, err := TripMessage(tt.event, testTrip(), testVehicle, testBookings(), siteFor(tt.event), at)
 			if err != nil {
 				t.Fatalf("TripMessage: %v", err)
 			}
@@ -280,7 +287,14 @@ func TestTripMessage(t *testing.T) {
 			if p.At != "2026-12-04T02:10:05.000Z" {
 				t.Errorf("at = %q", p.At)
 			}
-			again, _ := TripMessage(tt.event, testTrip(), testVehicle, testBookings(), at)
+			_, hasSite := fields["site"]
+			switch want := siteFor(tt.event); {
+			case want == nil && hasSite:
+				t.Errorf("%s payload carries a site: %s", tt.event, fields["site"])
+			case want != nil && (p.Site == nil || *p.Site != *want):
+				t.Errorf("site = %+v, want %+v", p.Site, *want)
+			}
+			again, _ := TripMessage(tt.event, testTrip(), testVehicle, testBookings(), siteFor(tt.event), at)
 			if again.ID != msg.ID {
 				t.Errorf("rebuilt id = %q, want the stable %q", again.ID, msg.ID)
 			}
@@ -288,15 +302,37 @@ func TestTripMessage(t *testing.T) {
 	}
 
 	t.Run("arrivals at two sites differ", func(t *testing.T) {
-		a, _ := TripMessage(TripEventArrived, testTrip(), testVehicle, testBookings(), at)
-		b, _ := TripMessage(TripEventArrived, testTrip(), testVehicle, testBookings(), at.Add(time.Minute))
+		a, _ := TripMessage(TripEventArrived, testTrip(), testVehicle, testBookings(), &testSite, at)
+		b, _ := TripMessage(TripEventArrived, testTrip(), testVehicle, testBookings(), &testSite, at.Add(time.Minute))
 		if a.ID == b.ID {
 			t.Errorf("both arrivals have id %q", a.ID)
 		}
 	})
+	t.Run("site rules", func(t *testing.T) {
+		cases := []struct {
+			name  string
+			event string
+			site  *SitePayload
+			field string
+		}{
+			{"arrival without site", TripEventArrived, nil, "site"},
+			{"departure without site id", TripEventDeparted, &SitePayload{Name: "x", Lat: 28.9, Lon: 120.0}, "site.id"},
+			{"arrival at impossible position", TripEventArrived, &SitePayload{ID: "s", Lat: 120.0, Lon: 28.9}, "site"},
+			{"dispatch with site", TripEventDispatched, &testSite, "site"},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				_, err := TripMessage(tc.event, testTrip(), testVehicle, testBookings(), tc.site, at)
+				var verr *model.ValidationError
+				if !errors.As(err, &verr) || len(verr.Fields) != 1 || verr.Fields[0].Field != tc.field {
+					t.Errorf("error = %v, want one validation error on %s", err, tc.field)
+				}
+			})
+		}
+	})
 	t.Run("unknown event", func(t *testing.T) {
 		var verr *model.ValidationError
-		if _, err := TripMessage("unloaded", testTrip(), testVehicle, testBookings(), at); !errors.As(err, &verr) {
+		if _, err := TripMessage("unloaded", testTrip(), testVehicle, testBookings(), nil, at); !errors.As(err, &verr) {
 			t.Errorf("error = %v, want a *model.ValidationError", err)
 		}
 	})

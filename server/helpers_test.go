@@ -142,6 +142,12 @@ type regulatorMessage struct {
 	Bookings []struct {
 		ManifestNo string `json:"manifest_no"`
 	} `json:"bookings"`
+	Site *struct {
+		ID   string  `json:"id"`
+		Name string  `json:"name"`
+		Lat  float64 `json:"lat"`
+		Lon  float64 `json:"lon"`
+	} `json:"site"`
 }
 
 // regulator is a paho subscriber on the regulator broker that keeps every

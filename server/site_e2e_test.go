@@ -22,8 +22,11 @@ func TestSiteArrivalReachesRegulator(t *testing.T) {
 	const secret = "site-vehicle-secret-0123456789"
 	const siteLat, siteLon = 28.70, 120.30
 	apiPost(t, srv, "/api/v1/vehicles", `{"terminal":"`+terminal+`","plate":"浙G·S0601","password":"`+secret+`"}`, 201, nil)
+	var site struct {
+		ID string `json:"id"`
+	}
 	apiPost(t, srv, "/api/v1/zones", fmt.Sprintf(`{"type":"Feature","geometry":{"type":"Point","coordinates":[%f,%f]},`+
-		`"properties":{"name":"永康市危废收集中心","kind":"site","radius_m":200}}`, siteLon, siteLat), 201, nil)
+		`"properties":{"name":"永康市危废收集中心","kind":"site","radius_m":200}}`, siteLon, siteLat), 201, &site)
 	now := time.Now()
 	var trip struct {
 		ID string `json:"id"`
@@ -59,11 +62,11 @@ func TestSiteArrivalReachesRegulator(t *testing.T) {
 		}
 	}
 
-	events := func() map[string]string {
-		out := map[string]string{}
+	events := func() map[string]regulatorMessage {
+		out := map[string]regulatorMessage{}
 		for _, m := range reg.messages() {
 			if m.Topic == "hwt/regulator/v1/trips/"+trip.ID && (m.Event == "arrived" || m.Event == "departed") {
-				out[m.Event] = m.ID
+				out[m.Event] = m
 			}
 		}
 		return out
@@ -73,11 +76,28 @@ func TestSiteArrivalReachesRegulator(t *testing.T) {
 	got := events()
 	arrivedAt := base.Add(30 * time.Second).UnixMilli()
 	departedAt := base.Add(120 * time.Second).UnixMilli()
-	if want := fmt.Sprintf("%s:arrived:%d", trip.ID, arrivedAt); got["arrived"] != want {
-		t.Errorf("arrival id = %q, want %q (the first fix inside the site)", got["arrived"], want)
+	if want := fmt.Sprintf("%s:arrived:%d", trip.ID, arrivedAt); got["arrived"].ID != want {
+		t.Errorf("arrival id = %q, want %q (the first fix inside the site)", got["arrived"].ID, want)
 	}
-	if want := fmt.Sprintf("%s:departed:%d", trip.ID, departedAt); got["departed"] != want {
-		t.Errorf("departure id = %q, want %q (the first fix outside the site)", got["departed"], want)
+	if want := fmt.Sprintf("%s:departed:%d", trip.ID, departedAt); got["departed"].ID != want {
+		t.Errorf("departure id = %q, want %q (the first fix outside the site)", got["departed"].ID, want)
+	}
+
+	// Each record names the site and the position of the fix that decided
+	// it: the site centre on arrival, 300 m east of it on departure.
+	wantEastM := map[string]float64{"arrived": 0, "departed": 300}
+	for event, m := range got {
+		if m.Site == nil {
+			t.Errorf("%s record has no site", event)
+			continue
+		}
+		if m.Site.ID != site.ID || m.Site.Name != "永康市危废收集中心" {
+			t.Errorf("%s site = %q %q, want %q 永康市危废收集中心", event, m.Site.ID, m.Site.Name, site.ID)
+		}
+		wantLon := siteLon + wantEastM[event]/metresPerDegLon
+		if math.Abs(m.Site.Lat-siteLat) > 1e-6 || math.Abs(m.Site.Lon-wantLon) > 1e-6 {
+			t.Errorf("%s site position = %.6f, %.6f, want the fix at %.6f, %.6f", event, m.Site.Lat, m.Site.Lon, siteLat, wantLon)
+		}
 	}
 	// A site visit is a lifecycle record, never a deviation.
 	for _, m := range reg.messages() {

@@ -65,10 +65,11 @@ func tripWithBookings(trip *model.Trip, found []model.Booking) *model.Trip {
 	return &t
 }
 
-// forwardTrip queues a trip lifecycle record for the regulator.
-func (s *Server) forwardTrip(event string, t model.Trip, at time.Time) error {
+// forwardTrip queues a trip lifecycle record for the regulator. site is
+// nil except for arrivals and departures.
+func (s *Server) forwardTrip(event string, t model.Trip, site *forwarder.SitePayload, at time.Time) error {
 	bookings := s.bookings(&t)
-	msg, err := forwarder.TripMessage(event, *tripWithBookings(&t, bookings), s.registry.vehicle(t.Terminal), bookings, at)
+	msg, err := forwarder.TripMessage(event, *tripWithBookings(&t, bookings), s.registry.vehicle(t.Terminal), bookings, site, at)
 	if err != nil {
 		return fmt.Errorf("build %s record of trip %s: %w", event, t.ID, err)
 	}
@@ -85,7 +86,8 @@ func (s *Server) forwardSiteEvents(terminal string) {
 			s.log.Error("trip of a site event not found", "vehicle_id", terminal, "trip_id", ev.TripID, "zone_id", ev.ZoneID, "err", err)
 			continue
 		}
-		if err := s.forwardTrip(ev.Event.String(), t, ev.At); err != nil {
+		site := &forwarder.SitePayload{ID: ev.ZoneID, Name: ev.ZoneName, Lat: ev.Lat, Lon: ev.Lon}
+		if err := s.forwardTrip(ev.Event.String(), t, site, ev.At); err != nil {
 			s.log.Error("site event not queued for the regulator", "vehicle_id", terminal, "trip_id", ev.TripID, "zone_id", ev.ZoneID, "event", ev.Event.String(), "err", err)
 			continue
 		}
@@ -164,7 +166,7 @@ func (h *apiHooks) TripCreated(t model.Trip) error {
 		return fmt.Errorf("activate trip route: %w", err)
 	}
 	(&deviationSink{s: s}).HandleDeviations(t.Terminal, closed)
-	return s.forwardTrip("dispatched", t, t.CreatedAt)
+	return s.forwardTrip(forwarder.TripEventDispatched, t, nil, t.CreatedAt)
 }
 
 func (h *apiHooks) TripCompleted(t model.Trip) error {
@@ -175,5 +177,5 @@ func (h *apiHooks) TripCompleted(t model.Trip) error {
 	}
 	(&deviationSink{s: s}).HandleDeviations(t.Terminal, closed)
 	s.videoLoss.tripEnded(t)
-	return errors.Join(s.forwardTrip("completed", t, t.CompletedAt))
+	return errors.Join(s.forwardTrip(forwarder.TripEventCompleted, t, nil, t.CompletedAt))
 }
