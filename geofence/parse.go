@@ -57,6 +57,12 @@ type geometryDoc struct {
 // Every problem found is returned at once in a *model.ValidationError whose
 // field names are JSON paths such as "geometry.coordinates[0][3]".
 func ParseFeature(raw []byte) (*Zone, error) {
+	return parseFeature(raw, CRSWGS84)
+}
+
+// parseFeature is ParseFeature with the datum that applies when the
+// feature has no crs property of its own.
+func parseFeature(raw []byte, defaultCRS CRS) (*Zone, error) {
 	var doc featureDoc
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&doc); err != nil {
@@ -77,7 +83,7 @@ func ParseFeature(raw []byte) (*Zone, error) {
 	}
 
 	z := &Zone{ID: parseFeatureID(doc.ID, verr)}
-	props := propertyReader{raw: doc.Properties, verr: verr}
+	props := propertyReader{raw: doc.Properties, verr: verr, defaultCRS: defaultCRS}
 	z.Name = props.requiredString("name")
 	z.Kind = props.kind()
 	z.SourceCRS = props.crs()
@@ -250,6 +256,8 @@ func parseFeatureID(raw json.RawMessage, verr *model.ValidationError) string {
 type propertyReader struct {
 	raw  map[string]json.RawMessage
 	verr *model.ValidationError
+	// defaultCRS applies when the feature has no crs property.
+	defaultCRS CRS
 }
 
 func (p propertyReader) has(key string) bool {
@@ -310,7 +318,7 @@ func (p propertyReader) kind() Kind {
 func (p propertyReader) crs() CRS {
 	s, ok := p.str("crs")
 	if !ok {
-		return CRSWGS84
+		return p.defaultCRS
 	}
 	c, err := ParseCRS(s)
 	if err != nil {

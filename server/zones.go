@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -29,13 +28,9 @@ func parseZone(raw []byte) (model.Zone, error) {
 	return model.Zone{Name: z.Name, Kind: z.Kind.String(), Feature: feature}, nil
 }
 
-type featureCollection struct {
-	Type     string            `json:"type"`
-	Features []json.RawMessage `json:"features"`
-}
-
 // loadZoneFiles stores every feature of the configured GeoJSON files under
-// its feature id, replacing the previous version of that zone.
+// its feature id, replacing the previous version of that zone. A file with
+// any invalid feature stops the start, and its error lists every problem.
 func (s *Server) loadZoneFiles(paths []string) error {
 	usingDefault := slices.Equal(paths, config.Default().ZoneFiles)
 	for _, path := range paths {
@@ -49,28 +44,21 @@ func (s *Server) loadZoneFiles(paths []string) error {
 		if err != nil {
 			return fmt.Errorf("read zone file: %w", err)
 		}
-		var fc featureCollection
-		if err := json.Unmarshal(data, &fc); err != nil || fc.Type != "FeatureCollection" {
-			return fmt.Errorf("zone file %s: want a GeoJSON FeatureCollection", path)
+		zones, err := geofence.ParseZoneFile(data)
+		if err != nil {
+			return fmt.Errorf("zone file %s: %w", path, err)
 		}
-		for i, raw := range fc.Features {
-			z, err := geofence.ParseFeature(raw)
-			if err != nil {
-				return fmt.Errorf("zone file %s: features[%d]: %w", path, i, err)
-			}
-			if z.ID == "" {
-				return fmt.Errorf("zone file %s: features[%d]: needs an \"id\" so it can be replaced on the next start", path, i)
-			}
+		for _, z := range zones {
 			feature, err := z.MarshalFeature()
 			if err != nil {
-				return fmt.Errorf("zone file %s: features[%d]: %w", path, i, err)
+				return fmt.Errorf("zone file %s: zone %s: %w", path, z.ID, err)
 			}
 			mz := model.Zone{ID: z.ID, Name: z.Name, Kind: z.Kind.String(), Feature: feature, CreatedAt: time.Now().UTC()}
 			if err := s.store.PutZone(mz); err != nil {
 				return fmt.Errorf("store zone %s: %w", z.ID, err)
 			}
 		}
-		s.log.Info("zone file loaded", "path", path, "zones", len(fc.Features))
+		s.log.Info("zone file loaded", "path", path, "zones", len(zones))
 	}
 	return nil
 }
