@@ -90,6 +90,10 @@ type compiledTrip struct {
 	trip     *model.Trip
 	route    orb.LineString
 	corridor *geofence.Corridor
+	// assignedAt is when SetTrip gave the vehicle this trip: a unit that
+	// has never reported is silent from then, not from a planned start
+	// that may lie hours earlier.
+	assignedAt time.Time
 	// jurisdictionKey is the tracker key of the trip's jurisdiction
 	// episode, built once rather than for every fix.
 	jurisdictionKey trackerKey
@@ -227,7 +231,7 @@ func (e *Engine) SetTrip(terminal string, trip *model.Trip, at time.Time) ([]mod
 		if err != nil {
 			return nil, fmt.Errorf("set trip %q for terminal %q: %w", trip.ID, terminal, err)
 		}
-		compiled = &compiledTrip{trip: trip, route: route, corridor: corridor,
+		compiled = &compiledTrip{trip: trip, route: route, corridor: corridor, assignedAt: at,
 			jurisdictionKey: trackerKey{Kind: model.KindRouteDeviation, Subject: trip.ID + jurisdictionSubject}}
 	}
 

@@ -151,11 +151,20 @@ func (e *Engine) Tick(now time.Time) []model.Deviation {
 }
 
 func (e *Engine) tickSignal(v *vehicle, now time.Time, out []model.Deviation) []model.Deviation {
-	if v.rs.Signal.Live != nil || v.lastFix.IsZero() || v.trip == nil || !v.trip.trip.ActiveAt(now) {
+	if v.rs.Signal.Live != nil || v.trip == nil || !v.trip.trip.ActiveAt(now) {
 		return out
 	}
 	threshold := v.signalLossThreshold(&e.cfg)
-	start := v.lastFix
+	// A unit that has not reported since it got its trip is as silent as
+	// one that stopped: counted from the assignment, placed at the
+	// route's start.
+	start, lat, lon := v.lastFix, v.lastLat, v.lastLon
+	if start.IsZero() {
+		start = v.trip.assignedAt
+		if len(v.trip.route) > 0 {
+			lat, lon = v.trip.route[0].Lat(), v.trip.route[0].Lon()
+		}
+	}
 	if ps := v.trip.trip.PlannedStart; start.Before(ps) {
 		start = ps
 	}
@@ -163,7 +172,7 @@ func (e *Engine) tickSignal(v *vehicle, now time.Time, out []model.Deviation) []
 		return out
 	}
 	key := trackerKey{Kind: model.KindSignalLoss}
-	ep := newEpisode(v, key, start, v.lastLat, v.lastLon, "medium")
+	ep := newEpisode(v, key, start, lat, lon, "medium")
 	ep.Peak = now.Sub(start).Seconds()
 	v.rs.Signal.Live = ep
 	return append(out, e.openedDeviation(v, key, ep, stamp{receivedAt: now}))

@@ -1,6 +1,7 @@
 package deviation
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -110,7 +111,7 @@ func TestB26BacklogOneEpisode(t *testing.T) {
 	// the first fresh fix is 10:10:00. Tick runs every 30 s.
 	day := func(h, m, s int) time.Time { return time.Date(2026, 12, 4, h, m, s, 0, cst) }
 	e := New(DefaultConfig(), nil)
-	if _, err := e.SetTrip("T1", tripFor(day(7, 0, 0), day(12, 0, 0)), day(7, 0, 0)); err != nil {
+	if _, err := e.SetTrip("T1", tripFor(day(7, 0, 0), day(12, 0, 0)), day(7, 50, 0)); err != nil {
 		t.Fatal(err)
 	}
 	var fixes []*model.Fix
@@ -271,5 +272,28 @@ func TestSignalLossIgnitionOffThreshold(t *testing.T) {
 	losses := ofKind(processAll(e, append(driving, resumed)), model.KindSignalLoss)
 	if len(losses) != 2 || !losses[0].StartedAt.Equal(last.Time) {
 		t.Errorf("got %+v, want one loss from %v while driving", losses, last.Time)
+	}
+}
+
+// TestSignalLossWithoutAnyFix gives a vehicle a trip and never hears from
+// it: an unplugged unit must raise signal_loss, counted from when the trip
+// was assigned, at the route's start.
+func TestSignalLossWithoutAnyFix(t *testing.T) {
+	e := New(DefaultConfig(), nil)
+	assigned := t0
+	trip := straightTrip("trip-1", "T1", ykLat, ykLon, 5000, 200)
+	trip.PlannedStart = t0.Add(-time.Hour)
+	if _, err := e.SetTrip("T1", trip, assigned); err != nil {
+		t.Fatal(err)
+	}
+	if got := ofKind(e.Tick(assigned.Add(4*time.Minute)), model.KindSignalLoss); len(got) != 0 {
+		t.Fatalf("got %+v 4 minutes after assignment, want nothing yet", got)
+	}
+	got := ofKind(e.Tick(assigned.Add(6*time.Minute)), model.KindSignalLoss)
+	if len(got) != 1 || got[0].State != model.StateOpen {
+		t.Fatalf("got %+v 6 minutes after assignment, want one opening", got)
+	}
+	if !got[0].StartedAt.Equal(assigned) || math.Abs(got[0].Lat-ykLat) > 1e-6 || math.Abs(got[0].Lon-ykLon) > 1e-6 {
+		t.Errorf("opened at %v (%f, %f), want the assignment %v at the route's start", got[0].StartedAt, got[0].Lat, got[0].Lon, assigned)
 	}
 }

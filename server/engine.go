@@ -40,6 +40,9 @@ func (s *Server) forwardByVehicle(ds []model.Deviation) {
 	start := 0
 	for i := 1; i <= len(ds); i++ {
 		if i == len(ds) || ds[i].Terminal != ds[start].Terminal {
+			if s.pipeline != nil {
+				s.pipeline.MarkDirty(ds[start].Terminal)
+			}
 			sink.HandleDeviations(ds[start].Terminal, ds[start:i])
 			start = i
 		}
