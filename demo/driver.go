@@ -18,8 +18,8 @@ type driver struct {
 	broker string
 	log    *slog.Logger
 	lane   int
-	// clip is what the truck's cameras play on channels; nil means the
-	// truck has no cameras.
+	// clip is the video the truck's cameras play on channels. A nil clip
+	// means the truck has no cameras.
 	clip     *simulator.Clip
 	channels []int
 }
@@ -114,7 +114,7 @@ func (d *driver) lap(ctx context.Context) error {
 	return d.api.CompleteTrip(doneCtx, tripID)
 }
 
-// startCamera lets the truck answer camera requests while it drives. The
+// startCamera runs the truck's simulated camera while it drives. The
 // camera shares the fix publisher's MQTT connection, as the cameras of a
 // real onboard unit do. It returns nil when the truck has no cameras or
 // the camera did not start, and the truck then drives without one.

@@ -324,9 +324,9 @@ func TestCameraPanelInBrowser(t *testing.T) {
 			t.Fatalf("driver camera state %q (err %v), want playing", state, err)
 		}
 
-		// The unit's camera goes away while the regulator watches: the
+		// The unit's camera goes away while the regulator watches. The
 		// relay keeps the browser connected and starts the stream again,
-		// and the panel says so.
+		// and the panel shows the reconnecting state.
 		cam.Close()
 		if state, err := waitChannelState(ctx, 1, 15*time.Second, "reconnecting"); err != nil {
 			t.Fatalf("driver camera state %q after the camera stopped, want reconnecting: %v", state, err)

@@ -14,10 +14,10 @@ import { formatCandidate, splitRelayCandidate } from "./camerafailure.js";
 let panel = null;
 
 // STATUS_POLL_MS is how often the panel reads the relay's channel states
-// while a stream plays. A stream whose vehicle connection drops keeps the
-// viewer's connection while the relay starts it again, so the picture
-// freezes without any event in the browser, and only the relay's state
-// tells the regulator why.
+// while a stream plays. When a vehicle's connection drops, the relay keeps
+// the viewer connected while it starts the stream again. The picture then
+// freezes without any event in the browser, so the panel learns why from
+// the relay's channel state.
 const STATUS_POLL_MS = 3000;
 
 export function initCameras() {
@@ -242,7 +242,8 @@ function renderChannel(view) {
   view.reason.title = view.failure ? view.failure.description.detail : (view.interruption?.message || "");
 }
 
-// interruptionText says why the relay is reconnecting to the vehicle.
+// interruptionText returns the notice of a playing channel whose stream
+// the relay is starting again, with the reason it dropped.
 function interruptionText(f) {
   const key = `camera.reason.${f.reason}`;
   const reason = f.reason && hasMessage(key) ? t(key, { message: f.message }) : f.message;
