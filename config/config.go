@@ -126,6 +126,10 @@ type Ingest struct {
 	MaxBatch int `yaml:"max_batch"`
 	// MaxFutureSkew is how far a fix time may lie ahead of the receive time.
 	MaxFutureSkew Duration `yaml:"max_future_skew"`
+	// MaxAge, when positive, rejects fixes older than the receive time
+	// minus MaxAge as too_old. Zero turns the check off, because replayed
+	// historical tracks are legitimate input.
+	MaxAge Duration `yaml:"max_age"`
 	// Workers is the number of goroutines evaluating vehicles; each vehicle
 	// always goes to the same one so its fixes stay in order.
 	Workers int `yaml:"workers"`

@@ -77,6 +77,7 @@ func validate(cfg *Config, problems *Error) {
 	checkRange("ingest.max_batch", cfg.Ingest.MaxBatch, 1, 100_000, problems)
 	checkRange("ingest.workers", cfg.Ingest.Workers, 1, 1024, problems)
 	checkDuration("ingest.max_future_skew", cfg.Ingest.MaxFutureSkew, 0, day, problems)
+	checkDuration("ingest.max_age", cfg.Ingest.MaxAge, 0, 100*365*day, problems)
 
 	if cfg.Rules.MarginM < 0 || cfg.Rules.MarginM > 1000 {
 		problems.add("rules.margin_m: %g is outside 0..1000 metres", cfg.Rules.MarginM)

@@ -35,9 +35,9 @@ type Limits struct {
 	MinTime time.Time
 	// MaxAge, when positive, rejects fixes older than the receive time
 	// minus MaxAge. Zero disables the check, because replayed historical
-	// tracks are legitimate input. A deployment that only takes live units
-	// can set it to catch GNSS week-rollover dates after MinTime, since a
-	// 1024-week wrap moves a fix back about 19.6 years.
+	// tracks are legitimate input. It applies after the GNSS week-rollover
+	// correction, so it catches other clock faults, such as a unit stuck
+	// years in the past.
 	MaxAge time.Duration
 }
 
@@ -84,6 +84,8 @@ type Result struct {
 	// Dropped lists the optional measurement fields (alt, speed, heading,
 	// sats, hdop, accuracy, odometer; OwnTracks acc, alt, vel, cog) left
 	// out of fixes that were accepted without them, each with its reason.
+	// It also lists fix times corrected for a GNSS week rollover, with
+	// ReasonTimeCorrected.
 	Dropped []*RejectError
 	// Ignored is the OwnTracks message type of a well-formed message that
 	// carries no position, such as "lwt" or "transition". Types outside

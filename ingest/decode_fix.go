@@ -169,7 +169,7 @@ func (d *fixDecoder) decodeObject(v *fastjson.Value, index int) {
 		for _, r := range c.rejects {
 			r.Seq, r.HasSeq = fix.Seq, fix.Has&model.HasSeq != 0
 		}
-		d.res.Rejects = append(append(d.res.Rejects, c.rejects...), c.dropped...)
+		d.res.Rejects = append(append(d.res.Rejects, c.rejects...), c.droppedOfRejected()...)
 		return
 	}
 	d.res.Dropped = append(d.res.Dropped, c.dropped...)
@@ -210,6 +210,7 @@ func (d *fixDecoder) fixTime(c *objectCheck, v *fastjson.Value) (time.Time, bool
 		if !ok {
 			return time.Time{}, false
 		}
+		t = c.correctRollover("time", t, &d.rules)
 		if !c.checkTime("time", t, &d.rules, "") {
 			return time.Time{}, false
 		}

@@ -91,7 +91,7 @@ func DecodeOwnTracks(terminal string, payload []byte, receivedAt time.Time, lim 
 	rules := newTimeRules(lim, receivedAt)
 	fix, ok := decodeOwnTracksLocation(&c, v, receivedAt, &rules)
 	if !ok {
-		res.Rejects = append(c.rejects, c.dropped...)
+		res.Rejects = append(c.rejects, c.droppedOfRejected()...)
 		return res
 	}
 	fix.Terminal = terminal
@@ -199,7 +199,7 @@ func ownTracksTime(c *objectCheck, v *fastjson.Value, rules *timeRules) (time.Ti
 			c.checkTimeValue("tst", float64(n), rules.max.Add(time.Nanosecond), rules, secondsHint(float64(n)))
 			return time.Time{}, false
 		}
-		t := time.Unix(n, 0).UTC()
+		t := c.correctRollover("tst", time.Unix(n, 0).UTC(), rules)
 		if !c.checkTime("tst", t, rules, secondsHint(float64(n))) {
 			return time.Time{}, false
 		}

@@ -407,9 +407,9 @@ func TestDecodeFixSizeLimits(t *testing.T) {
 
 func TestDecodeFixMaxAge(t *testing.T) {
 	lim := Limits{MaxAge: 30 * 24 * time.Hour}
-	// A 1024-week GNSS rollover moves 2026-12-04 back to 2007-04-21,
-	// which MinTime alone lets through.
-	wrapped := fixObject(map[string]string{"time": `"2007-04-21T01:30:05Z"`})
+	// A clock stuck in 2010 is no whole number of GPS week rollovers
+	// back, so it is not corrected, and MinTime alone lets it through.
+	wrapped := fixObject(map[string]string{"time": `"2010-04-21T01:30:05Z"`})
 
 	res := DecodeFix(testTerminal, []byte(wrapped), testReceived, DefaultLimits())
 	if len(res.Fixes) != 1 {

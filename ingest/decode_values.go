@@ -50,6 +50,19 @@ func (c *objectCheck) fail(reason Reason, field, message string) {
 
 func (c *objectCheck) failed() bool { return len(c.rejects) > 0 }
 
+// droppedOfRejected returns the dropped fields that join the rejections
+// of a fix rejected for another reason. A time correction is left out,
+// because it cost the fix nothing and is no reason for the rejection.
+func (c *objectCheck) droppedOfRejected() []*RejectError {
+	out := make([]*RejectError, 0, len(c.dropped))
+	for _, r := range c.dropped {
+		if r.Reason != ReasonTimeCorrected {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // float reads a JSON number. Strings such as "NaN" or "12.5" are wrong
 // types, not numbers.
 func (c *objectCheck) float(field string, v *fastjson.Value) (float64, bool) {
@@ -222,6 +235,47 @@ func newTimeRules(lim Limits, receivedAt time.Time) timeRules {
 	return r
 }
 
+// gpsWeekRollover is the span of the 10-bit GPS week number in the
+// navigation message: 1024 weeks, 619,315,200 s. A receiver that
+// mishandles the wrap reports dates a whole number of these spans early.
+const gpsWeekRollover = 1024 * 7 * 24 * time.Hour
+
+// rolloverTolerance is how far from an exact multiple of gpsWeekRollover
+// before the receive time a fix time may lie and still be corrected. It
+// allows for fixes sent late from a blind area.
+const rolloverTolerance = 24 * time.Hour
+
+// maxRollovers is the most rollovers corrected. The GPS week number has
+// wrapped twice so far, in August 1999 and April 2019.
+const maxRollovers = 2
+
+// correctRollover returns t moved forward by k×1024 weeks when t lies
+// that far before the receive time, within rolloverTolerance, for k from 1
+// to maxRollovers. It records the correction in dropped as
+// ReasonTimeCorrected. Otherwise it returns t unchanged.
+func (c *objectCheck) correctRollover(field string, t time.Time, rules *timeRules) time.Time {
+	if rules.received.IsZero() {
+		return t
+	}
+	for k := 1; k <= maxRollovers; k++ {
+		shift := time.Duration(k) * gpsWeekRollover
+		gap := rules.received.Sub(t) - shift
+		if gap < -rolloverTolerance || gap > rolloverTolerance {
+			continue
+		}
+		corrected := t.Add(shift)
+		c.dropped = append(c.dropped, &RejectError{
+			Reason: ReasonTimeCorrected,
+			Index:  c.index,
+			Field:  field,
+			Message: fmt.Sprintf("%s %s is %d×1024 GPS weeks before the receive time %s, so the unit's GNSS week number rolled over; corrected to %s",
+				field, formatTime(t), k, formatTime(rules.received), formatTime(corrected)),
+		})
+		return corrected
+	}
+	return t
+}
+
 // checkTime reports whether t is within the rules and records a rejection
 // when it is not. hint, when not empty, is appended to the message.
 func (c *objectCheck) checkTime(field string, t time.Time, rules *timeRules, hint string) bool {
@@ -265,10 +319,11 @@ func (c *objectCheck) unixTime(field string, v *fastjson.Value, unit time.Durati
 		} else {
 			t = time.Unix(n, 0)
 		}
-		if !c.checkTime(field, t.UTC(), rules, hint(float64(n))) {
+		t = c.correctRollover(field, t.UTC(), rules)
+		if !c.checkTime(field, t, rules, hint(float64(n))) {
 			return time.Time{}, false
 		}
-		return t.UTC(), true
+		return t, true
 	}
 
 	f, ok := c.float(field, v)
@@ -276,6 +331,14 @@ func (c *objectCheck) unixTime(field string, v *fastjson.Value, unit time.Durati
 		return time.Time{}, false
 	}
 	perSecond := float64(time.Second / unit)
+	if seconds := f / perSecond; seconds > -1<<40 && seconds < 1<<40 {
+		// Shift before the bounds check, because a time two rollovers
+		// back lies before Limits.MinTime.
+		approx := time.Unix(int64(seconds), 0).UTC()
+		if corrected := c.correctRollover(field, approx, rules); !corrected.Equal(approx) {
+			f += corrected.Sub(approx).Seconds() * perSecond
+		}
+	}
 	lo := float64(rules.min.Unix()) * perSecond
 	hi := float64(rules.max.Unix()+1) * perSecond
 	if f < lo || f > hi {

@@ -49,6 +49,10 @@ const (
 	ReasonInvalidValue
 	// ReasonDuplicateField is a field that appears twice in one object.
 	ReasonDuplicateField
+	// ReasonTimeCorrected is a fix time moved forward by whole GPS
+	// week-number rollovers (1024 weeks each). It appears only in
+	// Result.Dropped: the fix is kept with the corrected time.
+	ReasonTimeCorrected
 
 	reasonCount // must stay last
 )
@@ -70,6 +74,7 @@ var reasonNames = [...]string{
 	ReasonUnsupportedCRS:  "unsupported_crs",
 	ReasonInvalidValue:    "invalid_value",
 	ReasonDuplicateField:  "duplicate_field",
+	ReasonTimeCorrected:   "time_corrected",
 }
 
 // String returns the stable snake_case label of r.

@@ -24,6 +24,7 @@ func TestReasonString(t *testing.T) {
 		ReasonUnsupportedCRS:  "unsupported_crs",
 		ReasonInvalidValue:    "invalid_value",
 		ReasonDuplicateField:  "duplicate_field",
+		ReasonTimeCorrected:   "time_corrected",
 		Reason(200):           "unknown",
 	}
 	for r, label := range want {

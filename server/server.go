@@ -199,6 +199,7 @@ func Start(opts Options) (_ *Server, err error) {
 	limits := ingest.DefaultLimits()
 	limits.MaxBatch = cfg.Ingest.MaxBatch
 	limits.MaxFutureSkew = cfg.Ingest.MaxFutureSkew.Std()
+	limits.MaxAge = cfg.Ingest.MaxAge.Std()
 	limits.MaxPayloadBytes = cfg.MQTT.MaxPacketBytes
 	s.pipeline, err = ingest.NewPipeline(ingest.PipelineOptions{
 		Raw:     s.store,
