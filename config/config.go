@@ -143,6 +143,12 @@ type Rules struct {
 	// MaxAccuracyM caps the reported accuracy that widens the margin and
 	// the stop radius.
 	MaxAccuracyM float64 `yaml:"max_accuracy_m"`
+	// Restricted, Route and Jurisdiction override the three settings above
+	// for restricted zones, route corridors and jurisdiction boundaries;
+	// 0 keeps the shared value.
+	Restricted   RuleGate `yaml:"restricted"`
+	Route        RuleGate `yaml:"route"`
+	Jurisdiction RuleGate `yaml:"jurisdiction"`
 
 	// DefaultLimitKmh and ExpresswayLimitKmh are the dangerous-goods speed
 	// limits used where no zone sets one.
@@ -163,6 +169,14 @@ type Rules struct {
 	// SiteDwell is how long a vehicle must stay inside a site zone to have
 	// arrived there.
 	SiteDwell Duration `yaml:"site_dwell"`
+}
+
+// RuleGate is the hysteresis of one kind of boundary; a zero field keeps
+// the shared rules value.
+type RuleGate struct {
+	MarginM     float64  `yaml:"margin_m"`
+	MinFixes    int      `yaml:"min_fixes"`
+	Persistence Duration `yaml:"persistence"`
 }
 
 // Console configures the regulator console's map and session cookies.

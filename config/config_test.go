@@ -72,7 +72,7 @@ ingest:
   workers: many
 bogus: 1
 `)
-	env := []string{"HWTRACK_RULES_MARGIN_M=-5", "HWTRACK_NOPE=1", "HWTRACK_DEMO=maybe"}
+	env := []string{"HWTRACK_RULES_MARGIN_M=-5", "HWTRACK_RULES_ROUTE_MIN_FIXES=-1", "HWTRACK_NOPE=1", "HWTRACK_DEMO=maybe"}
 	_, err := Load(path, env, Flags{})
 	var cfgErr *Error
 	if !errors.As(err, &cfgErr) {
@@ -87,6 +87,7 @@ bogus: 1
 		"mqtt.addr",
 		"mqtt.max_inflight",
 		"rules.margin_m",
+		"rules.route.min_fixes",
 		"HWTRACK_NOPE: unknown environment variable",
 		"HWTRACK_DEMO: invalid boolean",
 	} {
@@ -230,5 +231,21 @@ func TestAPITokenScopes(t *testing.T) {
 	_, err := Load("", nil, Flags{APIToken: &bad})
 	if err == nil || !strings.Contains(err.Error(), `unknown scope "operator"`) {
 		t.Errorf("Load with scope operator: err = %v, want an unknown scope error", err)
+	}
+}
+
+func TestRuleGateFromEnvironment(t *testing.T) {
+	cfg, err := Load("", []string{"HWTRACK_RULES_RESTRICTED_PERSISTENCE=10s", "HWTRACK_RULES_JURISDICTION_MARGIN_M=50"}, Flags{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Rules.Restricted.Persistence.Std(); got != 10*time.Second {
+		t.Errorf("rules.restricted.persistence = %v, want 10s", got)
+	}
+	if got := cfg.Rules.Jurisdiction.MarginM; got != 50 {
+		t.Errorf("rules.jurisdiction.margin_m = %v, want 50", got)
+	}
+	if cfg.Rules.Route != (RuleGate{}) {
+		t.Errorf("rules.route = %+v, want the shared values", cfg.Rules.Route)
 	}
 }

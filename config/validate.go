@@ -87,6 +87,16 @@ func validate(cfg *Config, problems *Error) {
 	}
 	checkRange("rules.min_fixes", cfg.Rules.MinFixes, 1, 100, problems)
 	checkDuration("rules.persistence", cfg.Rules.Persistence, 0, time.Hour, problems)
+	for _, g := range []struct {
+		key  string
+		gate RuleGate
+	}{{"restricted", cfg.Rules.Restricted}, {"route", cfg.Rules.Route}, {"jurisdiction", cfg.Rules.Jurisdiction}} {
+		if g.gate.MarginM < 0 || g.gate.MarginM > 1000 {
+			problems.add("rules.%s.margin_m: %g is outside 0..1000 metres (0 keeps rules.margin_m)", g.key, g.gate.MarginM)
+		}
+		checkRange("rules."+g.key+".min_fixes", g.gate.MinFixes, 0, 100, problems)
+		checkDuration("rules."+g.key+".persistence", g.gate.Persistence, 0, time.Hour, problems)
+	}
 	if cfg.Rules.DefaultLimitKmh < 10 || cfg.Rules.DefaultLimitKmh > 200 {
 		problems.add("rules.default_limit_kmh: %g is outside 10..200 km/h", cfg.Rules.DefaultLimitKmh)
 	}

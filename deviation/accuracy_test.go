@@ -61,3 +61,31 @@ func TestOverspeedEndsPastLowerLimit(t *testing.T) {
 		t.Errorf("episode ended %v after the start, want soon after the zone's far edge at about 108 s", end)
 	}
 }
+
+// TestGateOverridesPerKind gives restricted zones a persistence of 10 s
+// while routes keep the shared 30 s: the same stay inside a restricted
+// zone opens two fixes sooner.
+func TestGateOverridesPerKind(t *testing.T) {
+	dist := []float64{400, 150, 150, 150, 150, 150, 150, 150}
+	opened := func(cfg Config) time.Time {
+		e := New(cfg, nil)
+		e.SetZones([]*geofence.Zone{circleZone(t, "z1", "zone", shLat, shLon, 200, "")})
+		for _, d := range processAll(e, excursion("T1", dist)) {
+			if d.Kind == model.KindRestrictedZone && d.State == model.StateOpen {
+				return d.ReceivedAt
+			}
+		}
+		t.Fatal("no restricted_zone opened")
+		return time.Time{}
+	}
+	shared := opened(DefaultConfig())
+	cfg := DefaultConfig()
+	cfg.Restricted.Persistence = 10 * time.Second
+	quick := opened(cfg)
+	if got := shared.Sub(quick); got != 20*time.Second {
+		t.Errorf("the override opened %v sooner, want 20s (shared %v, override %v)", got, shared, quick)
+	}
+	if g := cfg.gate(gateRoute); g.Persistence != 30*time.Second || g.MarginM != 20 || g.MinFixes != 2 {
+		t.Errorf("route gate = %+v, want the shared values", g)
+	}
+}

@@ -20,6 +20,12 @@ type Config struct {
 	MinFixes    int
 	Persistence time.Duration
 
+	// Restricted, Route and Jurisdiction override the margin, fix count
+	// and persistence above for restricted zones, route corridors and
+	// jurisdiction boundaries; a zero field keeps the shared value. A
+	// drinking-water zone may warrant a quicker alarm than a corridor.
+	Restricted, Route, Jurisdiction Gate
+
 	// MaxAccuracyM caps the reported accuracy that widens the margin,
 	// the stop radius and the jump floor (default 100 m). A phone on
 	// network location reports 1-3 km; taken at face value that would
@@ -210,4 +216,47 @@ func (c *Config) accuracyM(f *model.Fix) float64 {
 		return 0
 	}
 	return math.Min(f.AccuracyM, c.MaxAccuracyM)
+}
+
+// Gate is the hysteresis of one kind of boundary: a fix counts when it lies
+// MarginM beyond the edge, and a change needs MinFixes such fixes spanning
+// Persistence. Zero fields take the Config's shared values.
+type Gate struct {
+	MarginM     float64
+	MinFixes    int
+	Persistence time.Duration
+}
+
+// gateKind names the boundary an observation is measured against.
+type gateKind uint8
+
+const (
+	gateShared gateKind = iota
+	gateRestricted
+	gateRoute
+	gateJurisdiction
+)
+
+// gate returns the hysteresis that applies to boundaries of kind k.
+func (c *Config) gate(k gateKind) Gate {
+	g := Gate{MarginM: c.MarginM, MinFixes: c.MinFixes, Persistence: c.Persistence}
+	var o Gate
+	switch k {
+	case gateRestricted:
+		o = c.Restricted
+	case gateRoute:
+		o = c.Route
+	case gateJurisdiction:
+		o = c.Jurisdiction
+	}
+	if o.MarginM > 0 {
+		g.MarginM = o.MarginM
+	}
+	if o.MinFixes > 0 {
+		g.MinFixes = o.MinFixes
+	}
+	if o.Persistence > 0 {
+		g.Persistence = o.Persistence
+	}
+	return g
 }

@@ -32,6 +32,8 @@ type observation struct {
 	crossing *geofence.Zone
 	// prevLat and prevLon are the vehicle's position before this fix.
 	prevLat, prevLon float64
+	// gate selects the hysteresis settings of the boundary's kind.
+	gate gateKind
 }
 
 // transition is the change one fix caused in a tracker.
@@ -130,7 +132,7 @@ func (t *tracker) step(cfg *Config, f *model.Fix, obs observation) (transition, 
 		r := t.Run
 		t.Run = nil
 		if z := obs.crossing; z != nil && !t.Alarm && r != nil && r.Beyond > 0 {
-			if _, _, ok := chordThrough(z, r.FromLat, r.FromLon, f.Lat, f.Lon, cfg.MarginM+crossingDepthM); ok {
+			if _, _, ok := chordThrough(z, r.FromLat, r.FromLon, f.Lat, f.Lon, cfg.gate(obs.gate).MarginM+crossingDepthM); ok {
 				return transitionCrossed, *r
 			}
 		}
@@ -142,7 +144,8 @@ func (t *tracker) step(cfg *Config, f *model.Fix, obs observation) (transition, 
 	}
 	r := t.Run
 	r.Fixes++
-	margin := math.Max(cfg.MarginM, cfg.accuracyM(f))
+	g := cfg.gate(obs.gate)
+	margin := math.Max(g.MarginM, cfg.accuracyM(f))
 	beyond := obs.edgeM >= margin
 	if beyond {
 		r.Beyond++
@@ -151,7 +154,7 @@ func (t *tracker) step(cfg *Config, f *model.Fix, obs observation) (transition, 
 		r.PeakM, r.PeakAt = obs.offM, obs.segment
 	}
 
-	if !beyond || r.Beyond < cfg.MinFixes || f.Time.Sub(r.Start) < cfg.Persistence {
+	if !beyond || r.Beyond < g.MinFixes || f.Time.Sub(r.Start) < g.Persistence {
 		return transitionNone, run{}
 	}
 	confirmed := *r

@@ -72,9 +72,9 @@ func (jurisdictionRule) evaluate(env *evalEnv, v *vehicle, f *model.Fix, out []m
 		}
 		// The zones changed under an open episode: it ends through the
 		// usual hysteresis, as if the vehicle were back inside.
-		return env.apply(v, key, t, f, observation{edgeM: math.Inf(1)}, subjectInfo{}, out)
+		return env.apply(v, key, t, f, observation{edgeM: math.Inf(1), gate: gateJurisdiction}, subjectInfo{}, out)
 	}
-	obs := observation{alarmSide: !env.insideKind(geofence.KindJurisdiction)}
+	obs := observation{alarmSide: !env.insideKind(geofence.KindJurisdiction), gate: gateJurisdiction}
 	if !tracked && !obs.alarmSide {
 		return out
 	}

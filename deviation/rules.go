@@ -181,7 +181,7 @@ func (restrictedZoneRule) sparseCrossings(env *evalEnv, v *vehicle, f *model.Fix
 	if env.prevAt.IsZero() || !f.Time.After(env.prevAt) {
 		return out
 	}
-	depthM := env.engine.cfg.MarginM + crossingDepthM
+	depthM := env.engine.cfg.gate(gateRestricted).MarginM + crossingDepthM
 	lengthM := distanceM(env.prevLat, env.prevLon, f.Lat, f.Lon)
 	if lengthM < 2*depthM || lengthM > maxChordM {
 		return out
@@ -219,7 +219,7 @@ func (restrictedZoneRule) observe(env *evalEnv, zoneID string, inside []*geofenc
 		if z.ID != zoneID {
 			continue
 		}
-		obs := observation{alarmSide: true, crossing: z, prevLat: env.prevLat, prevLon: env.prevLon}
+		obs := observation{alarmSide: true, crossing: z, prevLat: env.prevLat, prevLon: env.prevLon, gate: gateRestricted}
 		if !t.Alarm {
 			obs.edgeM = z.DistanceToEdgeM(f.Lat, f.Lon)
 		}
@@ -228,9 +228,9 @@ func (restrictedZoneRule) observe(env *evalEnv, zoneID string, inside []*geofenc
 
 	z, ok := env.zones.Lookup(zoneID)
 	if !ok || z.Kind != geofence.KindRestricted || !z.ActiveAt(f.Time) {
-		return observation{edgeM: math.Inf(1)}, subjectInfo{}
+		return observation{edgeM: math.Inf(1), gate: gateRestricted}, subjectInfo{}
 	}
-	obs := observation{crossing: z}
+	obs := observation{crossing: z, gate: gateRestricted}
 	if t.Alarm {
 		obs.edgeM = z.DistanceToEdgeM(f.Lat, f.Lon)
 	}
@@ -269,6 +269,7 @@ func (routeRule) evaluate(env *evalEnv, v *vehicle, f *model.Fix, out []model.De
 
 	offsetM, distM, segment := v.trip.corridor.Offset(f.Lat, f.Lon)
 	obs := observation{
+		gate:      gateRoute,
 		alarmSide: offsetM > 0,
 		edgeM:     math.Abs(offsetM),
 		offM:      distM,

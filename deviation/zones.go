@@ -45,7 +45,7 @@ func (e *Engine) markInsideNewZones(v *vehicle, old, current *geofence.Index, at
 		if _, existed := old.Lookup(z.ID); existed || z.Kind != geofence.KindRestricted || !z.ActiveAt(at) {
 			return
 		}
-		if z.DistanceToEdgeM(v.lastLat, v.lastLon) < e.cfg.MarginM {
+		if z.DistanceToEdgeM(v.lastLat, v.lastLon) < e.cfg.gate(gateRestricted).MarginM {
 			return
 		}
 		created = append(created, z)

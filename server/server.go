@@ -155,6 +155,9 @@ func Start(opts Options) (_ *Server, err error) {
 	engineCfg.MaxAccuracyM = cfg.Rules.MaxAccuracyM
 	engineCfg.MinFixes = cfg.Rules.MinFixes
 	engineCfg.Persistence = cfg.Rules.Persistence.Std()
+	engineCfg.Restricted = engineGate(cfg.Rules.Restricted)
+	engineCfg.Route = engineGate(cfg.Rules.Route)
+	engineCfg.Jurisdiction = engineGate(cfg.Rules.Jurisdiction)
 	engineCfg.DefaultLimitKmh = cfg.Rules.DefaultLimitKmh
 	engineCfg.ExpresswayLimitKmh = cfg.Rules.ExpresswayLimitKmh
 	engineCfg.OverspeedMinDuration = cfg.Rules.OverspeedMinDuration.Std()
@@ -475,4 +478,10 @@ func (s *Server) tokenRole(token string) (model.Role, bool) {
 	}
 	role, ok := model.ParseRole(scope)
 	return role, ok
+}
+
+// engineGate converts a per-kind hysteresis override from the
+// configuration to the engine's.
+func engineGate(g config.RuleGate) deviation.Gate {
+	return deviation.Gate{MarginM: g.MarginM, MinFixes: g.MinFixes, Persistence: g.Persistence.Std()}
 }
