@@ -58,3 +58,27 @@ func FuzzParseRoute(f *testing.F) {
 		c.Distance(line[0][1], line[0][0])
 	})
 }
+
+// FuzzParseZoneFile checks that any input either yields zones with
+// distinct ids or fails with a non-empty *model.ValidationError.
+func FuzzParseZoneFile(f *testing.F) {
+	f.Add([]byte(`{"type":"FeatureCollection","crs":"gcj02","features":[{"type":"Feature","id":"a","properties":{"name":"c","kind":"site","radius_m":200},"geometry":{"type":"Point","coordinates":[120.04,28.89]}}]}`))
+	f.Add([]byte(`{"type":"FeatureCollection","features":[{"type":"Feature","id":1,"properties":{"name":"c","kind":"site","radius_m":200},"geometry":{"type":"Point","coordinates":[120.04,28.89]}},{"type":"Feature","id":"1","properties":{"name":"d","kind":"site","radius_m":200},"geometry":{"type":"Point","coordinates":[120.05,28.89]}}]}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		zones, err := ParseZoneFile(raw)
+		if err != nil {
+			var verr *model.ValidationError
+			if !errors.As(err, &verr) || len(verr.Fields) == 0 {
+				t.Fatalf("error %v is not a non-empty *model.ValidationError", err)
+			}
+			return
+		}
+		seen := map[string]bool{}
+		for _, z := range zones {
+			if z.ID == "" || seen[z.ID] {
+				t.Fatalf("zone id %q is empty or repeated", z.ID)
+			}
+			seen[z.ID] = true
+		}
+	})
+}
