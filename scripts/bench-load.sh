@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Measures hwtrack's end-to-end ingest rate as a share of the broker-only
-# ceiling in the same run: it starts `hwtrack --broker-only`, runs
-# `hwtrack-sim load` against it, stops it, then does the same against the
-# full server (with synthetic zones and a trip per vehicle) and reports
+# ceiling in the same run. It starts `hwtrack --broker-only`, runs
+# `hwtrack-sim load` against it and stops it. Then it does the same against
+# the full server, with synthetic zones and a trip per vehicle, and reports
 # the ratio. Both servers, mosquitto as the regulator broker and the load
 # generator run on this machine and listen on 127.0.0.1 only.
 #

@@ -111,6 +111,7 @@ func (o *LoadOptions) setDefaults() error {
 	if o.API == "" {
 		o.API = DefaultAPI
 	}
+
 	if o.Vehicles == 0 {
 		o.Vehicles = DefaultLoadVehicles
 	}
@@ -120,6 +121,7 @@ func (o *LoadOptions) setDefaults() error {
 	if o.Interval < 0 {
 		errs = append(errs, fmt.Errorf("invalid interval %s: want 0 or more", o.Interval))
 	}
+
 	if o.TimeScale == 0 {
 		o.TimeScale = 1
 	}
@@ -138,6 +140,7 @@ func (o *LoadOptions) setDefaults() error {
 	if o.RampUp < 0 {
 		errs = append(errs, fmt.Errorf("invalid ramp-up %s: want 0 or more", o.RampUp))
 	}
+
 	if o.Window == 0 {
 		o.Window = DefaultLoadWindow
 	}
@@ -150,6 +153,7 @@ func (o *LoadOptions) setDefaults() error {
 	if o.BatchSize < 1 || o.BatchSize > 1000 {
 		errs = append(errs, fmt.Errorf("invalid batch %d: want 1 to 1000", o.BatchSize))
 	}
+
 	if len(o.Routes) == 0 {
 		errs = append(errs, errors.New("no routes"))
 	}
@@ -165,6 +169,7 @@ func (o *LoadOptions) setDefaults() error {
 	if o.DeviationsPerMinute < 0 {
 		errs = append(errs, fmt.Errorf("invalid deviation rate %g: want 0 or more", o.DeviationsPerMinute))
 	}
+
 	if o.RegulatorPrefix == "" {
 		o.RegulatorPrefix = "hwt/regulator/v1"
 	}
@@ -174,6 +179,7 @@ func (o *LoadOptions) setDefaults() error {
 	if o.SourceNet.IsValid() && !o.SourceNet.Addr().IsLoopback() {
 		errs = append(errs, fmt.Errorf("invalid source network %s: only loopback addresses can be bound here", o.SourceNet))
 	}
+
 	if o.Drain == 0 {
 		o.Drain = DefaultLoadDrain
 	}
@@ -186,6 +192,7 @@ func (o *LoadOptions) setDefaults() error {
 	if o.AckTimeout == 0 {
 		o.AckTimeout = defaultAckTimeout
 	}
+
 	if o.RunID == "" {
 		var b [3]byte
 		if _, err := rand.Read(b[:]); err != nil {
@@ -199,6 +206,7 @@ func (o *LoadOptions) setDefaults() error {
 	if o.Seed == 0 {
 		o.Seed = mrand.Uint64()
 	}
+
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}

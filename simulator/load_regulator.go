@@ -121,7 +121,7 @@ func (w *regulatorWatch) close() { w.client.Disconnect(100) }
 
 // DeviationCounts accounts for the injected detours.
 type DeviationCounts struct {
-	// NotChecked says why deviations were not accounted for, if so.
+	// NotChecked is the reason deviations were not accounted for, if so.
 	NotChecked string `json:"not_checked,omitempty"`
 	// Source is "regulator" when forwarded messages were matched, "api"
 	// when the server's deviation list was read instead.

@@ -226,12 +226,14 @@ func (rep *LoadReport) WriteTable(w io.Writer) error {
 		interval = "as fast as acknowledged"
 	}
 	row("load", "QoS %d, window %d, batch %d, interval %s, time scale %g", rep.QoS, rep.Window, rep.BatchSize, interval, rep.TimeScale)
+
 	row("published", "%d fixes in %d messages", rep.SentFixes, rep.SentMessages)
 	row("acknowledged", "%d fixes in %d messages, %d errors, %d timeouts", rep.AckedFixes, rep.AckedMessages, rep.AckErrors, rep.AckTimeouts)
 	row("steady rate", "%.0f fixes/s acknowledged (%.0f msg/s), %.0f sent, peak %.0f, over %.0f s", rep.AckedFixRate, rep.AckedMsgRate, rep.SentFixRate, rep.PeakAckedRate, rep.SteadySeconds)
 	if rep.Baseline != nil {
 		row("vs broker-only", "%.1f %% of %.0f fixes/s (%s)", 100*rep.Baseline.Ratio, rep.Baseline.AckedFixRate, rep.Baseline.File)
 	}
+
 	p := rep.PubAck
 	row("PUBACK latency", "p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms", p.P50Ms, p.P90Ms, p.P99Ms, p.MaxMs)
 	s := rep.Server
@@ -249,6 +251,7 @@ func (rep *LoadReport) WriteTable(w io.Writer) error {
 	} else {
 		row("cpu", "load generator %.1f s", rep.ClientCPUSecs)
 	}
+
 	d := rep.Deviations
 	if d.NotChecked != "" {
 		row("deviations", "not checked: %s", d.NotChecked)

@@ -163,10 +163,10 @@ func ReadLoadRoutes(path string) ([]*LoadRoute, error) {
 // Yongkang's urban area, where synthetic routes and zones are placed.
 var yongkangBound = orb.Bound{Min: orb.Point{119.95, 28.80}, Max: orb.Point{120.20, 29.00}}
 
-// SyntheticRoutes returns n routes around Yongkang generated from seed:
-// each a drive of 10 to 25 segments of 300 m to 1.5 km whose bearing
-// turns by up to 50 degrees at each vertex, as a truck's run through town
-// between enterprises does. The same seed gives the same routes.
+// SyntheticRoutes returns n routes around Yongkang generated from seed.
+// Each is a drive of 10 to 25 segments of 300 m to 1.5 km, and its
+// bearing turns by up to 50 degrees at each vertex, like a truck's run
+// through town between enterprises. The same seed gives the same routes.
 func SyntheticRoutes(n int, seed uint64) []*LoadRoute {
 	rng := rand.New(rand.NewPCG(seed, seed^0x5851f42d4c957f2d))
 	routes := make([]*LoadRoute, 0, n)
@@ -186,7 +186,7 @@ func SyntheticRoutes(n int, seed uint64) []*LoadRoute {
 		}
 		r, err := NewLoadRoute(fmt.Sprintf("synthetic-%d", len(routes)+1), line)
 		if err != nil {
-			continue // cannot happen with steps of at least 300 m
+			continue // unreachable: 10 steps of 300 m exceed minLoadRouteM
 		}
 		routes = append(routes, r)
 	}

@@ -80,8 +80,8 @@ func parseMetrics(body []byte) metricSnapshot {
 	return out
 }
 
-// ServerCounts is what the server reports about a run through /metrics,
-// as differences from before the run unless named otherwise.
+// ServerCounts holds the server's /metrics counters for a run, as
+// differences from before the run unless named otherwise.
 type ServerCounts struct {
 	BrokerOnly bool `json:"broker_only"`
 	// Messages and FixesStored come from the full pipeline; in broker-only
@@ -104,7 +104,7 @@ type ServerCounts struct {
 	// of the drain time.
 	Settled bool   `json:"settled"`
 	Error   string `json:"error,omitempty"`
-	// Unchecked says why the server's counts were not read, if so.
+	// Unchecked is the reason the server's counts were not read, if so.
 	Unchecked string `json:"unchecked,omitempty"`
 }
 
@@ -133,6 +133,7 @@ func (s *ServerCounts) fill(ctx context.Context, run *loadRun, before metricSnap
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+
 	delta := func(name string) float64 { return now.get(name) - before.get(name) }
 	if s.BrokerOnly {
 		s.Messages = delta("hwtrack_broker_only_fix_messages_total")

@@ -7,7 +7,7 @@ import (
 )
 
 // Latency histogram buckets grow by 4 % from 10 µs, so a percentile read
-// from them is within 4 % of the true value; the last bucket holds
+// from them is within 4 % of the true value. The last bucket holds
 // everything from about 2 minutes up.
 const (
 	histMin     = 10 * time.Microsecond
