@@ -51,8 +51,11 @@ type vehicle struct {
 	// lastReceived is the receive time of the newest accepted fix.
 	lastReceived time.Time
 	trip         *compiledTrip
-	trackers     map[trackerKey]*tracker
-	rs           ruleState
+	// endedTrip is the vehicle's last completed trip, which the late lane
+	// checks fixes from before its completion against.
+	endedTrip *compiledTrip
+	trackers  map[trackerKey]*tracker
+	rs        ruleState
 
 	// late is the late lane: a shadow vehicle that evaluates fixes older
 	// than lastFix without touching this state. It is nil when no late
@@ -211,7 +214,7 @@ func (e *Engine) Stats() Stats {
 // new planned end lies after at.
 func (e *Engine) SetTrip(terminal string, trip *model.Trip, at time.Time) ([]model.Deviation, error) {
 	var compiled *compiledTrip
-	if trip != nil && trip.State != model.TripCompleted {
+	if trip != nil {
 		route, err := geofence.ParseRoute(trip.Route)
 		if err != nil {
 			return nil, fmt.Errorf("set trip %q for terminal %q: %w", trip.ID, terminal, err)
@@ -235,12 +238,22 @@ func (e *Engine) SetTrip(terminal string, trip *model.Trip, at time.Time) ([]mod
 			jurisdictionKey: trackerKey{Kind: model.KindRouteDeviation, Subject: trip.ID + jurisdictionSubject}}
 	}
 
-	v := e.vehicle(terminal, compiled != nil)
+	// A completed trip is kept for the late lane only: fixes from before
+	// its completion that arrive afterwards are still checked against it.
+	var ended *compiledTrip
+	if compiled != nil && trip.State == model.TripCompleted {
+		ended, compiled = compiled, nil
+	}
+
+	v := e.vehicle(terminal, compiled != nil || ended != nil)
 	if v == nil {
 		return nil, nil
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if ended != nil {
+		v.endedTrip = ended
+	}
 
 	keepID := ""
 	if compiled != nil {
@@ -250,7 +263,7 @@ func (e *Engine) SetTrip(terminal string, trip *model.Trip, at time.Time) ([]mod
 	out := e.closeRouteTrackers(v, keepID, end)
 	out = e.closeTripEpisodes(v, compiled, end, out)
 	v.trip = compiled
-	if v.late != nil {
+	if v.late != nil && compiled != nil {
 		v.late.trip = compiled
 	}
 	if compiled != nil {
@@ -315,6 +328,12 @@ func (e *Engine) ProcessFix(f *model.Fix) Result {
 			e.stats.duplicate.Add(1)
 			return Result{Verdict: VerdictDuplicate}
 		}
+	}
+	if v.endedTripCovers(f.Time) {
+		// Taken during a trip completed since, such as a blind-area batch
+		// uploaded after the dispatcher closed the trip: checked against
+		// that trip in the late lane.
+		return e.processLate(v, f)
 	}
 	out := e.flushIdleLateLane(v, f.ReceivedAt, nil)
 	res := e.processInOrder(v, f, e.rules)

@@ -20,7 +20,7 @@ const lateLaneIdle = time.Minute
 // only, and is not part of MarshalState, so a restart drops a batch in
 // progress.
 func (e *Engine) processLate(v *vehicle, f *model.Fix) Result {
-	if v.rs.Coverage.covers(f.Time, f.Source) {
+	if f.Time.Before(v.lastFix) && v.rs.Coverage.covers(f.Time, f.Source) {
 		e.stats.stale.Add(1)
 		v.logger.Debug("stale fix ignored", "fix_time", f.Time, "last_fix_time", v.lastFix)
 		return Result{Verdict: VerdictStale}
@@ -41,6 +41,9 @@ func (e *Engine) processLate(v *vehicle, f *model.Fix) Result {
 		lane = newVehicle(v.terminal, v.logger.With("lane", "late"))
 		lane.isLate = true
 		lane.trip = v.trip
+		if v.endedTripCovers(f.Time) {
+			lane.trip = v.endedTrip
+		}
 		v.late = lane
 	}
 
@@ -85,4 +88,11 @@ func (e *Engine) flushLateLane(v *vehicle, receivedAt time.Time, out []model.Dev
 	}
 	lane.logger.Debug("late batch closed", "last_fix_time", lane.lastFix)
 	return out
+}
+
+// endedTripCovers reports whether a fix taken at t belongs to v's last
+// completed trip rather than to its current one, if any. v.mu must be
+// held.
+func (v *vehicle) endedTripCovers(t time.Time) bool {
+	return v.endedTrip != nil && v.endedTrip.trip.ActiveAt(t) && (v.trip == nil || !v.trip.trip.ActiveAt(t))
 }

@@ -287,3 +287,44 @@ func TestRestoreVersionOneImage(t *testing.T) {
 		t.Errorf("Verdict = %v, want accepted", res.Verdict)
 	}
 }
+
+// TestLateFixesAfterTripCompleted completes a trip, then receives a
+// blind-area batch taken during it that leaves the route for 2.5
+// minutes: the detour is raised late, on the completed trip.
+func TestLateFixesAfterTripCompleted(t *testing.T) {
+	e := New(DefaultConfig(), nil)
+	trip := straightTrip("trip-1", "T1", ykLat, ykLon, 10000, 200)
+	if _, err := e.SetTrip("T1", trip, t0); err != nil {
+		t.Fatal(err)
+	}
+	live := drive("T1", t0, 10*time.Second, ykLat, ykLon, []float64{36, 36, 36, 36, 36, 36})
+	processAll(e, live)
+
+	completedAt := t0.Add(20 * time.Minute)
+	done := *trip
+	done.State, done.CompletedAt = model.TripCompleted, completedAt
+	if _, err := e.SetTrip("T1", &done, completedAt); err != nil {
+		t.Fatal(err)
+	}
+
+	// Taken from minute 5 to 10 of the trip, 400 m north of the route
+	// from minute 6 for 2.5 minutes; uploaded after the completion.
+	var batch []*model.Fix
+	for i := range 30 {
+		at := t0.Add(5*time.Minute + time.Duration(i)*10*time.Second)
+		north := 0.0
+		if i >= 6 && i < 21 {
+			north = 400
+		}
+		lat, lon := offsetM(ykLat, ykLon, north, 600+float64(i)*100)
+		batch = append(batch, newFix("T1", at, lat, lon, speed(36), source(model.SourceBlind), receivedAt(completedAt.Add(time.Minute))))
+	}
+	devs := ofKind(processAll(e, batch), model.KindRouteDeviation)
+	devs = append(devs, ofKind(e.Tick(completedAt.Add(5*time.Minute)), model.KindRouteDeviation)...)
+	if len(devs) != 2 || devs[0].State != model.StateOpen || devs[1].State != model.StateClosed {
+		t.Fatalf("got %+v, want one late route_deviation opened and closed", devs)
+	}
+	if devs[0].TripID != "trip-1" || !devs[0].Late {
+		t.Errorf("opened on trip %q late=%v, want trip-1 and late", devs[0].TripID, devs[0].Late)
+	}
+}
