@@ -16,6 +16,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
@@ -79,6 +80,10 @@ type cameraSession struct {
 	// applied.
 	answered bool
 	pending  []webrtc.ICECandidateInit
+
+	// keyframeRequested is set by an RTCP PLI or FIR from the relay, and
+	// makes the player skip ahead to the clip's next keyframe.
+	keyframeRequested atomic.Bool
 
 	playOnce  sync.Once
 	done      chan struct{}
@@ -280,12 +285,21 @@ func (c *Camera) start(cmd video.Command) {
 	sess := &cameraSession{id: cmd.Session, channel: cmd.Channel, pc: pc, track: track, done: make(chan struct{})}
 
 	// RTCP from the relay (keyframe requests, receiver reports) must be
-	// read for the interceptors to work; a PLI is answered by the next
-	// loop of the clip starting at its keyframe.
+	// read for the interceptors to work. A PLI or FIR makes the player
+	// send the clip's next keyframe at once, as a camera encoder sends an
+	// IDR frame on request, so a new viewer need not wait for the next
+	// one in the clip's own rhythm.
 	go func() {
 		for {
-			if _, _, err := sender.Sender().ReadRTCP(); err != nil {
+			packets, _, err := sender.Sender().ReadRTCP()
+			if err != nil {
 				return
+			}
+			for _, p := range packets {
+				switch p.(type) {
+				case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+					sess.keyframeRequested.Store(true)
+				}
 			}
 		}
 	}()
@@ -337,6 +351,9 @@ func (c *Camera) play(sess *cameraSession) {
 	t := time.NewTicker(clip.FrameDuration)
 	defer t.Stop()
 	for i := 0; ; i = (i + 1) % len(clip.Frames) {
+		if sess.keyframeRequested.Swap(false) && !clip.isKeyframe(i) {
+			i = clip.nextKeyframe(i)
+		}
 		if err := sess.track.WriteSample(media.Sample{Data: clip.Frames[i], Duration: clip.FrameDuration}); err != nil {
 			c.log.Debug("camera: sample not written", "err", err)
 		} else {
