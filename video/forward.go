@@ -24,10 +24,19 @@ type viewer struct {
 	pc     *webrtc.PeerConnection
 	track  *webrtc.TrackLocalStaticRTP
 	sender *webrtc.RTPSender
-	// started is set at the first keyframe forwarded to this viewer.
-	// Packets before it would only show as a grey or broken picture.
+	// connected is set when the viewer's peer connection is up. Packets
+	// written before that never reach the viewer: pion/webrtc v4.2.26
+	// drops RTP written before DTLS-SRTP is ready (srtpWriterFuture).
+	connected atomic.Bool
+	// started is set at the first keyframe forwarded to this viewer once
+	// it is connected. Packets before it would only show as a grey or
+	// broken picture.
 	started atomic.Bool
 }
+
+// viewerConnectWait bounds how long a new viewer's keyframe requests wait
+// for its connection to come up.
+const viewerConnectWait = 10 * time.Second
 
 // newViewer answers a viewer's offer with a peer connection that sends
 // the stream's codec.
@@ -82,7 +91,10 @@ func (s *stream) newViewer(ctx context.Context, codec webrtc.RTPCodecCapability,
 	}
 
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
-		if st == webrtc.PeerConnectionStateFailed || st == webrtc.PeerConnectionStateClosed {
+		switch st {
+		case webrtc.PeerConnectionStateConnected:
+			v.connected.Store(true)
+		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
 			s.leave(v.id, "viewer connection "+st.String())
 		}
 	})
@@ -109,8 +121,13 @@ func (s *stream) readViewerRTCP(v *viewer) {
 }
 
 // keyframeForNewViewer asks the vehicle for a keyframe until the viewer
-// got one, so it need not wait for the camera's next scheduled one.
+// got one, so it need not wait for the camera's next scheduled one. The
+// requests start once the viewer is connected, because a keyframe that
+// arrives earlier cannot reach it.
 func (s *stream) keyframeForNewViewer(v *viewer) {
+	for deadline := time.Now().Add(viewerConnectWait); !v.connected.Load() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	for range 5 {
 		if v.started.Load() {
 			return
@@ -186,6 +203,9 @@ func (s *stream) forward(att *attempt, track *webrtc.TrackRemote) {
 
 		var sent uint64
 		for _, v := range *s.snapshot.Load() {
+			if !v.connected.Load() {
+				continue
+			}
 			if !v.started.Load() {
 				if !key {
 					continue
