@@ -86,6 +86,12 @@ type LoadOptions struct {
 	// choice.
 	SourceNet netip.Prefix
 	PerSource int
+	// Cameras starts a simulated camera on channel 2 of the first
+	// Cameras vehicles once the fleet is connected; Viewers joins that
+	// many WHEP viewers, round robin over those cameras. Against a server
+	// on loopback both keep ICE on 127.0.0.1.
+	Cameras int
+	Viewers int
 	// Drain is how long to wait after the run for the server to store
 	// everything and forward the deviations.
 	Drain           time.Duration
@@ -178,6 +184,16 @@ func (o *LoadOptions) setDefaults() error {
 	}
 	if o.SourceNet.IsValid() && !o.SourceNet.Addr().IsLoopback() {
 		errs = append(errs, fmt.Errorf("invalid source network %s: only loopback addresses can be bound here", o.SourceNet))
+	}
+
+	if o.Cameras < 0 || o.Cameras > o.Vehicles {
+		errs = append(errs, fmt.Errorf("invalid cameras %d: want 0 to the %d vehicles", o.Cameras, o.Vehicles))
+	}
+	if o.Viewers < 0 || (o.Viewers > 0 && o.Cameras < 1) {
+		errs = append(errs, fmt.Errorf("invalid viewers %d: want 0, or more with at least one camera", o.Viewers))
+	}
+	if o.Cameras > 0 && o.API == NoAPI {
+		errs = append(errs, errors.New("cameras need the API: the server relays the video"))
 	}
 
 	if o.Drain == 0 {
@@ -575,6 +591,10 @@ func (r *loadRun) execute(ctx context.Context, report *LoadReport, idle metricSn
 		report.Server.RSSConnectedBytes = m.get("process_resident_memory_bytes")
 	}
 	r.log.Info("fleet connected", "connected", r.connected.Load(), "failed", r.connectFailed.Load(), "seconds", report.ConnectSeconds)
+	var video *loadVideo
+	if opts.Cameras > 0 {
+		video = r.startVideo(runCtx)
+	}
 
 	r.publishStart = time.Now()
 	r.stopAt = r.publishStart.Add(opts.Duration)
@@ -593,6 +613,9 @@ func (r *loadRun) execute(ctx context.Context, report *LoadReport, idle metricSn
 	<-progressDone
 	if m, err := scrape(); err == nil {
 		report.Server.RSSLoadedBytes = m.get("process_resident_memory_bytes")
+	}
+	if video != nil {
+		report.Video = video.close(ctx)
 	}
 
 	var dwg sync.WaitGroup

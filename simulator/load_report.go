@@ -59,6 +59,8 @@ type LoadReport struct {
 	ClientCPUSecs float64         `json:"load_generator_cpu_seconds"`
 	Server        ServerCounts    `json:"server"`
 	Deviations    DeviationCounts `json:"deviations"`
+	// Video is set when the run started cameras.
+	Video *VideoCounts `json:"video,omitempty"`
 	// LostFixes are acknowledged fixes the server did not store; for QoS
 	// 0, sent fixes it did not store.
 	LostFixes int64 `json:"lost_fixes"`
@@ -193,6 +195,9 @@ func (rep *LoadReport) OK() bool {
 	if rep.ConnectFailed > 0 || rep.AckErrors > 0 || rep.AckTimeouts > 0 {
 		return false
 	}
+	if v := rep.Video; v != nil && (len(v.CameraFailures) > 0 || len(v.ViewerFailures) > 0 || v.CloseErrors > 0) {
+		return false
+	}
 	if rep.Server.Unchecked != "" {
 		return true
 	}
@@ -267,6 +272,9 @@ func (rep *LoadReport) WriteTable(w io.Writer) error {
 		if len(d.OtherKinds) > 0 {
 			row("other deviations", "%s", formatKinds(d.OtherKinds))
 		}
+	}
+	if rep.Video != nil {
+		rep.Video.writeRows(row)
 	}
 	result := "ok"
 	if !rep.OK() {

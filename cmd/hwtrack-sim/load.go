@@ -61,6 +61,8 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&opts.RegulatorPrefix, "regulator-prefix", "hwt/regulator/v1", "topic `prefix` the server forwards under")
 	fs.StringVar(&sourceNet, "source-net", "", "spread source addresses over this loopback `CIDR`, or \"none\" (default "+defaultNote+")")
 	fs.IntVar(&opts.PerSource, "per-source", simulator.DefaultLoadPerSource, "vehicles per source address")
+	fs.IntVar(&opts.Cameras, "cameras", 0, "start a simulated camera on channel 2 of the first `K` vehicles once the fleet is connected")
+	fs.IntVar(&opts.Viewers, "viewers", 0, "join `M` WHEP viewers, round robin over the cameras' channel 2, and report the video they receive")
 	fs.DurationVar(&opts.Drain, "drain", simulator.DefaultLoadDrain, "wait up to this long for the server to store and forward everything")
 	fs.StringVar(&reportPath, "report", "", "also write the report as JSON to `file`")
 	fs.StringVar(&chartDir, "charts", "", "write throughput.svg and latency.svg into `directory`")

@@ -36,6 +36,9 @@ func startLoadServer(t *testing.T, upstream string, brokerOnly bool) (string, st
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.MQTT.WebSocketAddr = ""
+	// The video relay stays on loopback, on a free port.
+	cfg.Video.UDPAddr = "127.0.0.1:0"
+	cfg.Video.TCPAddr = ""
 	cfg.ZoneFiles = []string{"../../configs/zones.geojson"}
 	cfg.HTTP.APITokens = []string{token}
 	cfg.Upstream.URL = upstream
