@@ -61,7 +61,7 @@ type Viewer struct {
 // ErrWHEPRejected is returned by JoinViewer when the server responds to
 // the offer with a status other than 201. The error wraps an *APIError
 // with the status and the server's error code and message.
-var ErrWHEPRejected = errors.New("whep offer rejected")
+var ErrWHEPRejected = errors.New("WHEP offer rejected")
 
 // JoinViewer posts a receive-only offer with all its ICE candidates to
 // the channel's WHEP endpoint and applies the answer. It returns once the
@@ -133,20 +133,20 @@ func JoinViewer(ctx context.Context, cfg ViewerConfig) (*Viewer, error) {
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxWHEPAnswer))
 	resp.Body.Close()
 	if err != nil {
-		return fail(fmt.Errorf("join viewer: read answer: %w", err))
+		return fail(fmt.Errorf("join viewer: read SDP answer: %w", err))
 	}
 	if resp.StatusCode != http.StatusCreated {
 		return fail(fmt.Errorf("%w: %w", ErrWHEPRejected, newAPIError(http.MethodPost, endpoint.Path, resp.StatusCode, body)))
 	}
 	loc, err := endpoint.Parse(resp.Header.Get("Location"))
 	if err != nil || resp.Header.Get("Location") == "" {
-		return fail(fmt.Errorf("join viewer: answer has no usable Location %q", resp.Header.Get("Location")))
+		return fail(fmt.Errorf("join viewer: invalid or missing Location %q in the 201 response", resp.Header.Get("Location")))
 	}
 	v.location = loc
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(body)}); err != nil {
-		// The server holds a viewer slot for us; give it back.
+		// The server has already added the viewer, so delete it.
 		_ = v.leave(context.WithoutCancel(ctx))
-		return fail(fmt.Errorf("join viewer: apply answer: %w", err))
+		return fail(fmt.Errorf("join viewer: apply SDP answer: %w", err))
 	}
 	return v, nil
 }
