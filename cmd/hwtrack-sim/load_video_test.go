@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hwtrack/hwtrack/simulator"
 )
 
 // TestLoadVideoViewers runs 20 vehicles, two of them with cameras
@@ -99,5 +102,31 @@ func TestLoadVideoFlagsRejected(t *testing.T) {
 				t.Errorf("stderr does not say %q:\n%s", tc.want, stderr.String())
 			}
 		})
+	}
+}
+
+// TestLoadViewerRejected checks that a viewer of a vehicle the server
+// does not know fails with ErrWHEPRejected and the server's 404.
+func TestLoadViewerRejected(t *testing.T) {
+	_, api, token := startLoadServer(t, "", false)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	v, err := simulator.JoinViewer(ctx, simulator.ViewerConfig{API: api, APIToken: token, Terminal: "unknown-000001", Channel: 2, LoopbackOnly: true})
+	if err == nil {
+		v.Close(ctx)
+		t.Fatal("viewer of an unknown vehicle joined")
+	}
+	if !errors.Is(err, simulator.ErrWHEPRejected) {
+		t.Errorf("error %v does not wrap ErrWHEPRejected", err)
+	}
+	var apiErr *simulator.APIError
+	if !errors.As(err, &apiErr) {
+		t.Fatalf("error %v does not wrap an *APIError", err)
+	}
+	if apiErr.Status != 404 {
+		t.Errorf("status = %d, want 404", apiErr.Status)
+	}
+	if apiErr.Code != "not_found" {
+		t.Errorf("code = %q, want not_found", apiErr.Code)
 	}
 }
