@@ -105,10 +105,12 @@ type Broker struct {
 	// certificates, so their common name is checked against the terminal.
 	requireClientCert bool
 
-	// mu guards online, which maps a terminal to its current client so a
-	// superseded connection's disconnect does not mark the vehicle offline.
-	mu     sync.Mutex
-	online map[string]*mqtt.Client
+	// mu guards online.
+	mu sync.Mutex
+	// online holds each terminal's live connections. A unit may have a
+	// second one, such as a diagnostic tool logged in as the vehicle
+	// under another client id; the vehicle is online while any is.
+	online map[string]map[*mqtt.Client]struct{}
 
 	// serverStops holds the clients the server is disconnecting, from just
 	// before mochi closes their socket until their OnDisconnect, so a unit
@@ -152,7 +154,7 @@ func New(opts Options) (*Broker, error) {
 	}
 	b := &Broker{
 		log:     log,
-		online:  map[string]*mqtt.Client{},
+		online:  map[string]map[*mqtt.Client]struct{}{},
 		metrics: newMetrics(),
 		guard: newGuard(connectRate, orDefault(opts.ConnectBurst, 1000),
 			orDefault(opts.FlapTakeovers, 2),
@@ -277,7 +279,7 @@ func (b *Broker) Addr() net.Addr { return b.addr }
 func (b *Broker) Online(terminal string) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.online[terminal] != nil
+	return len(b.online[terminal]) > 0
 }
 
 // Publish sends payload to topic from the server itself at QoS 0, e.g. a
@@ -358,7 +360,12 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 
 func (b *Broker) setOnline(terminal string, cl *mqtt.Client) {
 	b.mu.Lock()
-	b.online[terminal] = cl
+	conns := b.online[terminal]
+	if conns == nil {
+		conns = map[*mqtt.Client]struct{}{}
+		b.online[terminal] = conns
+	}
+	conns[cl] = struct{}{}
 	b.mu.Unlock()
 }
 
@@ -367,8 +374,11 @@ func (b *Broker) setOnline(terminal string, cl *mqtt.Client) {
 // last and must not mark the vehicle offline.
 func (b *Broker) setOffline(terminal string, cl *mqtt.Client) {
 	b.mu.Lock()
-	if b.online[terminal] == cl {
-		delete(b.online, terminal)
+	if conns := b.online[terminal]; conns != nil {
+		delete(conns, cl)
+		if len(conns) == 0 {
+			delete(b.online, terminal)
+		}
 	}
 	b.mu.Unlock()
 }

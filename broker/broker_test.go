@@ -212,6 +212,44 @@ func TestTakeoverKeepsVehicleOnline(t *testing.T) {
 	}
 }
 
+// TestSecondConnectionLeavingKeepsVehicleOnline logs in as the vehicle a
+// second time under another client id, as a diagnostic tool does, and
+// disconnects it: the unit's own connection is still there, so the
+// vehicle stays online.
+func TestSecondConnectionLeavingKeepsVehicleOnline(t *testing.T) {
+	b := startBroker(t, &recorder{})
+	unit, err := connect(t, b, "T1", "T1", "password-one-0123456789")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tool, err := connect(t, b, "T1-diag", "T1", "password-one-0123456789")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tool.Disconnect(250)
+	deadline := time.Now().Add(3 * time.Second)
+	for b.Online("T1") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		if !unit.IsConnectionOpen() {
+			t.Fatal("the unit's connection closed")
+		}
+		if b.clientsOf("T1") == 1 {
+			break
+		}
+	}
+	if !b.Online("T1") {
+		t.Fatal("vehicle marked offline while its unit is still connected")
+	}
+	unit.Disconnect(250)
+	deadline = time.Now().Add(3 * time.Second)
+	for b.Online("T1") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if b.Online("T1") {
+		t.Error("vehicle still online after its last connection left")
+	}
+}
+
 func TestOversizedPacketRejected(t *testing.T) {
 	rec := &recorder{}
 	b := startBroker(t, rec)
