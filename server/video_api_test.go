@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hwtrack/hwtrack/simulator"
+
+	"github.com/pion/webrtc/v4"
 )
 
 // TestBadSignallingCounted publishes malformed signalling as a vehicle and
@@ -64,7 +68,8 @@ func TestWHEPRequestErrors(t *testing.T) {
 		{"unknown vehicle", "/api/v1/video/013300789999/2/whep", "application/sdp", "v=0\r\n", http.StatusNotFound, "not_found"},
 		{"channel out of range", "/api/v1/video/" + terminal + "/0/whep", "application/sdp", "v=0\r\n", http.StatusNotFound, "not_found"},
 		{"channel the vehicle lacks", "/api/v1/video/" + terminal + "/5/whep", "application/sdp", "v=0\r\n", http.StatusNotFound, "not_found"},
-		{"offline vehicle", "/api/v1/video/" + terminal + "/2/whep", "application/sdp", "v=0\r\n", http.StatusConflict, "vehicle_offline"},
+		{"offline vehicle", "/api/v1/video/" + terminal + "/2/whep", "application/sdp", recvOnlyOffer(t), http.StatusConflict, "vehicle_offline"},
+		{"not an offer", "/api/v1/video/" + terminal + "/2/whep", "application/sdp", "v=0\r\n", http.StatusBadRequest, "invalid_sdp"},
 		{"offer too large", "/api/v1/video/" + terminal + "/2/whep", "application/sdp", strings.Repeat("a", 70<<10), http.StatusRequestEntityTooLarge, "too_large"},
 	}
 	for _, tc := range tests {
@@ -108,4 +113,56 @@ func getText(t testing.TB, srv interface{ HTTPAddr() net.Addr }, path string) st
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// recvOnlyOffer returns a browser-like WHEP offer: one receive-only video
+// transceiver with pion's default codecs.
+func recvOnlyOffer(t testing.TB) string {
+	t.Helper()
+	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return offer.SDP
+}
+
+// TestBadOfferStartsNoStream posts offers no camera stream could answer
+// for an online vehicle: each is refused at once, and the vehicle is never
+// asked to start its camera, so a bad request costs it no cellular data.
+func TestBadOfferStartsNoStream(t *testing.T) {
+	srv := startServer(t, videoConfig(t))
+	const terminal = "013300780008"
+	password := videoVehicle(t, srv, terminal)
+	clip, err := simulator.SampleClip()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cam := startSimCamera(t, srv, terminal, password, clip)
+	for _, body := range []string{"garbage", "v=0\r\n"} {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+srv.HTTPAddr().String()+"/api/v1/video/"+terminal+"/2/whep", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		req.Header.Set("Content-Type", "application/sdp")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("offer %q: status %d, want 400", body, resp.StatusCode)
+		}
+		if state, _ := channelState(t, srv, terminal, 2); state != "idle" {
+			t.Errorf("offer %q: channel 2 is %s, want idle", body, state)
+		}
+	}
+	if n := countCommands(cam, "video_start", 2); n != 0 {
+		t.Errorf("camera got %d video_start commands, want none", n)
+	}
 }
