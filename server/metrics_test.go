@@ -25,6 +25,8 @@ var operationalSeries = []string{
 	// Fixes accepted and rejected by reason.
 	"hwtrack_fixes_accepted_total",
 	`hwtrack_fixes_rejected_total{reason="malformed_json"}`,
+	`hwtrack_fix_fields_dropped_total{field="heading",reason="wrong_type"}`,
+	`hwtrack_fix_fields_dropped_total{field="time",reason="time_corrected"}`,
 	// Deviations opened and closed by kind.
 	`hwtrack_deviations_total{kind="route_deviation",state="open"}`,
 	`hwtrack_deviations_total{kind="restricted_zone",state="closed"}`,
