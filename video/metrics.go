@@ -39,6 +39,7 @@ func newMetrics() *metrics {
 	}
 	for f := FailureUnknown + 1; f < failureCount; f++ {
 		m.startFailures.WithLabelValues(f.String())
+		m.drops.WithLabelValues(f.String())
 	}
 	return m
 }
