@@ -208,6 +208,11 @@ func (rep *LoadReport) OK() bool {
 		return false
 	}
 	d := rep.Deviations
+	if d.NotChecked == "" && rep.DeviationRate > 0 && d.Injected == 0 {
+		// Injection was asked for and nothing tested it: the run was too
+		// short for a detour to fit.
+		return false
+	}
 	return d.NotChecked != "" || (d.Missing == 0 && d.Unexpected == 0)
 }
 
@@ -249,7 +254,11 @@ func (rep *LoadReport) WriteTable(w io.Writer) error {
 	} else {
 		row("server stored", "%.0f fixes, %.0f duplicates, %.0f rejected, from %.0f messages", s.FixesStored, s.FixesDuplicate, s.FixesRejected, s.Messages)
 	}
-	row("lost fixes", "%d", rep.LostFixes)
+	if s.Unchecked != "" {
+		row("lost fixes", "not checked: the server's counts were not read")
+	} else {
+		row("lost fixes", "%d", rep.LostFixes)
+	}
 	if s.Unchecked == "" {
 		row("cpu", "server %.1f s, load generator %.1f s", s.CPUSeconds, rep.ClientCPUSecs)
 		row("server memory", "%.0f MiB idle, %.0f MiB connected, %.0f MiB loaded; %.1f KiB per connected vehicle", s.RSSIdleBytes/(1<<20), s.RSSConnectedBytes/(1<<20), s.RSSLoadedBytes/(1<<20), s.BytesPerVehicle/1024)
@@ -263,7 +272,7 @@ func (rep *LoadReport) WriteTable(w io.Writer) error {
 	} else {
 		row("deviations", "%d injected, %d opened, %d closed, %d missing, %d unexpected, %d duplicates (from the %s); %d requests turned down", d.Injected, d.Opened, d.Closed, d.Missing, d.Unexpected, d.Duplicates, d.Source, d.InjectRejected)
 		if d.Injected == 0 && rep.DeviationRate > 0 {
-			row("", "no detour fitted: one needs %.0f s of publishing at time scale %g", rep.DetourSeconds, rep.TimeScale)
+			row("", "no detour fitted, so the run fails: one needs %.0f s of publishing at time scale %g; run longer", rep.DetourSeconds, rep.TimeScale)
 		}
 		if d.EndToEnd.Count > 0 {
 			e := d.EndToEnd

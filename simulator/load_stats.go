@@ -134,12 +134,10 @@ func (t *timeline) slot(at time.Time) *secondSlot {
 // SecondStats is one second of a run in the report and charts.
 type SecondStats struct {
 	// Second counts from the start of publishing.
-	Second       int     `json:"second"`
-	SentFixes    int64   `json:"sent_fixes"`
-	AckedFixes   int64   `json:"acked_fixes"`
-	AckP50Ms     float64 `json:"ack_p50_ms"`
-	AckP99Ms     float64 `json:"ack_p99_ms"`
-	AckMaxMs     float64 `json:"ack_max_ms"`
-	Connected    int64   `json:"connected"`
-	InjectionsOn int64   `json:"detours_active"`
+	Second     int     `json:"second"`
+	SentFixes  int64   `json:"sent_fixes"`
+	AckedFixes int64   `json:"acked_fixes"`
+	AckP50Ms   float64 `json:"ack_p50_ms"`
+	AckP99Ms   float64 `json:"ack_p99_ms"`
+	AckMaxMs   float64 `json:"ack_max_ms"`
 }
