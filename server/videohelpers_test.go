@@ -399,20 +399,24 @@ func countCommands(cam *simulator.Camera, cmd string, channel int) int {
 
 // videoDeviations lists the video_loss episodes of a vehicle.
 func videoDeviations(t testing.TB, srv *server.Server, terminal string) []struct {
-	ID      string `json:"id"`
-	State   string `json:"state"`
-	Channel int    `json:"channel"`
-	TripID  string `json:"trip_id"`
-	Text    string `json:"text"`
+	ID      string  `json:"id"`
+	State   string  `json:"state"`
+	Channel int     `json:"channel"`
+	TripID  string  `json:"trip_id"`
+	Text    string  `json:"text"`
+	Lat     float64 `json:"lat"`
+	Lon     float64 `json:"lon"`
 } {
 	t.Helper()
 	var out struct {
 		Deviations []struct {
-			ID      string `json:"id"`
-			State   string `json:"state"`
-			Channel int    `json:"channel"`
-			TripID  string `json:"trip_id"`
-			Text    string `json:"text"`
+			ID      string  `json:"id"`
+			State   string  `json:"state"`
+			Channel int     `json:"channel"`
+			TripID  string  `json:"trip_id"`
+			Text    string  `json:"text"`
+			Lat     float64 `json:"lat"`
+			Lon     float64 `json:"lon"`
 		} `json:"deviations"`
 	}
 	apiGet(t, srv, "/api/v1/deviations?kind=video_loss&terminal="+terminal, &out)

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hwtrack/hwtrack/geofence"
 	"github.com/hwtrack/hwtrack/model"
 	"github.com/hwtrack/hwtrack/storage"
 	"github.com/hwtrack/hwtrack/video"
@@ -82,6 +83,13 @@ func (l *videoLoss) opened(ev video.Event) {
 		Severity:   "medium",
 	}
 	d.Lat, d.Lon = l.position(ev.Terminal)
+	if d.Lat == 0 && d.Lon == 0 {
+		// A vehicle that never reported is placed where its trip starts,
+		// not at (0, 0), where a map would draw the alarm.
+		if route, err := geofence.ParseRoute(trip.Route); err == nil && len(route) > 0 {
+			d.Lat, d.Lon = route[0].Lat(), route[0].Lon()
+		}
+	}
 	d.TextZH, d.TextEN = videoLossTexts(ev, true, 0)
 	l.open[key] = d
 	l.s.forwardByVehicle([]model.Deviation{d})

@@ -68,6 +68,10 @@ func TestVideoLossOnStartTimeoutAndDrop(t *testing.T) {
 	if first.State != "open" || first.Channel != 2 || first.TripID != tripID || !strings.Contains(first.Text, "2号通道") {
 		t.Errorf("video_loss = %+v, want open on channel 2 of trip %s with a Chinese text naming the channel", first, tripID)
 	}
+	// The vehicle never sent a fix: the episode sits at its route's start.
+	if first.Lat != 28.89 || first.Lon != 120.04 {
+		t.Errorf("video_loss at (%v, %v), want the route's start (28.89, 120.04)", first.Lat, first.Lon)
+	}
 	waitFor(t, 10*time.Second, "video_loss forwarded to the regulator", func() bool {
 		for _, m := range reg.messages() {
 			if m.Kind == "video_loss" && m.State == "open" && m.DeviationID == first.ID && m.Trip.ID == tripID {
