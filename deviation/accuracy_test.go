@@ -55,8 +55,8 @@ func TestOverspeedEndsPastLowerLimit(t *testing.T) {
 	if len(devs) != 2 || devs[1].State != model.StateClosed {
 		t.Fatalf("got %+v, want one episode opened and closed", devs)
 	}
-	// The zone's far edge is 1.5 km east; at 50 km/h the truck is there
-	// 108 s after the start, and the end needs 10 s below the level.
+	// The zone's far edge is 1.5 km east, which the truck reaches 108 s
+	// after the start at 50 km/h. The end then needs 10 s below the level.
 	if end := devs[1].EndedAt.Sub(t0); end < 100*time.Second || end > 150*time.Second {
 		t.Errorf("episode ended %v after the start, want soon after the zone's far edge at about 108 s", end)
 	}

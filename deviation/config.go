@@ -22,13 +22,13 @@ type Config struct {
 
 	// Restricted, Route and Jurisdiction override the margin, fix count
 	// and persistence above for restricted zones, route corridors and
-	// jurisdiction boundaries; a zero field keeps the shared value. A
+	// jurisdiction boundaries. A zero field keeps the shared value. A
 	// drinking-water zone may warrant a quicker alarm than a corridor.
 	Restricted, Route, Jurisdiction Gate
 
 	// MaxAccuracyM caps the reported accuracy that widens the margin,
 	// the stop radius and the jump floor (default 100 m). A phone on
-	// network location reports 1-3 km; taken at face value that would
+	// network location reports 1-3 km. Taken at face value, that would
 	// switch off every zone and route alarm and make a moving truck look
 	// stopped.
 	MaxAccuracyM float64

@@ -24,9 +24,9 @@ type observation struct {
 	offM    float64
 	segment int
 	// crossing, set by the restricted-zone rule, is the zone whose short
-	// visits count when the vehicle passed through it: a run on the alarm
-	// side that ends before the persistence ran out is reported as a
-	// crossing when the straight line from the fix before the run to the
+	// visits count when the vehicle passed through it. A run on the alarm
+	// side that ends before the persistence ran out is then reported as a
+	// crossing if the straight line from the fix before the run to the
 	// fix after it runs deep through the zone (see chordThrough). A stray
 	// fix, which comes back to where the vehicle was, never does.
 	crossing *geofence.Zone
@@ -57,8 +57,8 @@ type run struct {
 	Lon    float64   `json:"lon"`
 	Fixes  int       `json:"fixes"`
 	Beyond int       `json:"beyond"` // fixes beyond the margin
-	// FromLat and FromLon are where the vehicle was before the run, for
-	// an observation that asks for crossings.
+	// FromLat and FromLon are where the vehicle was before the run, kept
+	// for observations of restricted zones, whose crossings count.
 	FromLat float64 `json:"from_lat,omitempty"`
 	FromLon float64 `json:"from_lon,omitempty"`
 	PeakM   float64 `json:"peak_m,omitempty"`

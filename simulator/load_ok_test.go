@@ -2,8 +2,8 @@ package simulator
 
 import "testing"
 
-// TestLoadReportFailsWithoutInjection asks for detours in a run too short
-// for any to fit: the report must not pass as if the detours had been
+// TestLoadReportFailsWithoutInjection requests detours in a run too short
+// for any to fit. The report must not pass as if the detours had been
 // tested.
 func TestLoadReportFailsWithoutInjection(t *testing.T) {
 	rep := &LoadReport{QoS: 1, DeviationRate: 20}
