@@ -227,7 +227,7 @@ func TestCameraPanelInBrowser(t *testing.T) {
 		if err := openCameras(ctx, cameraTerminal); err != nil {
 			t.Fatalf("camera panel did not open: %v", err)
 		}
-		want := map[int]string{1: "1 · 司机", 2: "2 · 前方道路", 3: "3 · 货箱/罐体", 10: "10 · 车后"}
+		want := map[int]string{1: "1 · 驾驶员", 2: "2 · 车辆正前方", 3: "3 · 货箱/罐体", 10: "10 · 车辆正后方"}
 		for channel, name := range want {
 			got, err := textOf(ctx, channelSelector(channel)+" .camera-name")
 			if err != nil {
