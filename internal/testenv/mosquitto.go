@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -102,18 +101,7 @@ func (m *Mosquitto) Stop() {
 	}
 	cmd := m.cmd
 	m.cmd = nil
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
+	stopProcess(cmd, 5*time.Second)
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago.
