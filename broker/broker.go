@@ -108,8 +108,8 @@ type Broker struct {
 	// mu guards online.
 	mu sync.Mutex
 	// online holds each terminal's live connections. A unit may have a
-	// second one, such as a diagnostic tool logged in as the vehicle
-	// under another client id; the vehicle is online while any is.
+	// second one, such as a diagnostic tool logged in as the vehicle under
+	// another client id. The vehicle is online while any of them is.
 	online map[string]map[*mqtt.Client]struct{}
 
 	// serverStops holds the clients the server is disconnecting, from just

@@ -226,20 +226,19 @@ func TestSecondConnectionLeavingKeepsVehicleOnline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+
 	tool.Disconnect(250)
 	deadline := time.Now().Add(3 * time.Second)
-	for b.Online("T1") && time.Now().Before(deadline) {
+	for b.clientsOf("T1") > 1 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
-		if !unit.IsConnectionOpen() {
-			t.Fatal("the unit's connection closed")
-		}
-		if b.clientsOf("T1") == 1 {
-			break
-		}
+	}
+	if !unit.IsConnectionOpen() {
+		t.Fatal("the unit's connection closed")
 	}
 	if !b.Online("T1") {
 		t.Fatal("vehicle marked offline while its unit is still connected")
 	}
+
 	unit.Disconnect(250)
 	deadline = time.Now().Add(3 * time.Second)
 	for b.Online("T1") && time.Now().Before(deadline) {

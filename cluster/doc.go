@@ -31,10 +31,10 @@
 // marker naming the new membership. A node that gained a vehicle waits for
 // the markers of every other live node, up to the settle timeout, and then
 // restores the newest image before it evaluates the vehicle's first fix.
-// After a crash no release comes: the new owner starts from the last image
-// the lost node saved, so the fixes the lost node evaluated after that
-// image are missing from the hysteresis state (they are still in that
-// node's raw log and store).
+// After a crash no release comes, and the new owner starts from the last
+// image the lost node saved. The fixes the lost node evaluated after that
+// image are then missing from the hysteresis state, although they are
+// still in that node's raw log and store.
 //
 // # Lost nodes
 //

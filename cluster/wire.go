@@ -72,7 +72,7 @@ type stateImage struct {
 	Terminal string    `json:"terminal"`
 	Node     string    `json:"node"`
 	SavedAt  time.Time `json:"saved_at"`
-	// LastFix is the fix time of the newest fix the state includes; a
+	// LastFix is the fix time of the newest fix the state includes. A
 	// node restores an image only when it is newer than its own state.
 	LastFix time.Time       `json:"last_fix"`
 	Engine  json.RawMessage `json:"engine"`

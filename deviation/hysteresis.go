@@ -24,11 +24,11 @@ type observation struct {
 	offM    float64
 	segment int
 	// crossing, set by the restricted-zone rule, is the zone whose short
-	// visits count when the vehicle passed through it. A run on the alarm
-	// side that ends before the persistence ran out is then reported as a
-	// crossing if the straight line from the fix before the run to the
-	// fix after it runs deep through the zone (see chordThrough). A stray
-	// fix, which comes back to where the vehicle was, never does.
+	// visits count when the vehicle passed through it. Such a visit is a
+	// run on the alarm side that ends before the persistence ran out. It
+	// is reported when the straight line from the fix before the run to
+	// the fix after it runs deep through the zone (see chordThrough). A
+	// stray fix, which comes back to where the vehicle was, never does.
 	crossing *geofence.Zone
 	// prevLat and prevLon are the vehicle's position before this fix.
 	prevLat, prevLon float64

@@ -34,9 +34,8 @@ func placeOf(f *model.Fix) *place {
 type stopState struct {
 	// Anchor is the time since which the vehicle has stayed within the
 	// stop radius, and the mean position of the AnchorFixes fixes since
-	// then (the last stopCentroidFixes weighing most), so the anchor
-	// settles on where the truck parked rather than on the first fix of
-	// its creep into place.
+	// then, the last stopCentroidFixes weighing most. The anchor thus
+	// settles on where the truck parked, not on its creep into place.
 	Anchor      *place `json:"anchor,omitempty"`
 	AnchorFixes int    `json:"anchor_fixes,omitempty"`
 	// Out is the first fix of the current run outside the anchor's radius;

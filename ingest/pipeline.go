@@ -491,14 +491,10 @@ func (p *Pipeline) process(s *shard, run []batch) {
 	}
 }
 
-// Checkpoint saves the engine state of every vehicle changed since the last
-// checkpoint, then the recovery point. The watermark is taken first, so the
-// saved state covers at least everything up to it; replaying from it after
-// a crash may show the engine fixes it has seen, which it ignores.
-// MarkDirty has the next checkpoint save terminal's engine state. The
-// workers mark the vehicles whose fixes they evaluated; a caller that
+// MarkDirty makes the next checkpoint save terminal's engine state. The
+// workers mark the vehicles whose fixes they evaluated. A caller that
 // changes a vehicle's state outside them, such as the timer that opens a
-// live signal loss, marks it here so a crash does not forget the change.
+// live signal loss, marks it here, so a crash does not lose the change.
 func (p *Pipeline) MarkDirty(terminal string) {
 	s := p.shards[maphash.String(p.seed, terminal)%uint64(len(p.shards))]
 	s.mu.Lock()
@@ -506,6 +502,10 @@ func (p *Pipeline) MarkDirty(terminal string) {
 	s.mu.Unlock()
 }
 
+// Checkpoint saves the engine state of every vehicle changed since the last
+// checkpoint, then the recovery point. The watermark is taken first, so the
+// saved state covers at least everything up to it; replaying from it after
+// a crash may show the engine fixes it has seen, which it ignores.
 func (p *Pipeline) Checkpoint() error {
 	w := p.Watermark()
 	var errs []error

@@ -29,7 +29,7 @@ func newPipelineMetrics() *pipelineMetrics {
 		m.rejected.WithLabelValues(r.String())
 	}
 	// Every series of the dropped-field counter exists from the start, at
-	// zero, so a dashboard or an alert rule sees it before the first drop.
+	// zero, so a dashboard or an alert rule can use it before the first drop.
 	for _, field := range []string{"alt", "speed", "heading", "sats", "hdop", "accuracy", "odometer", "acc", "vel", "cog"} {
 		for _, r := range []Reason{ReasonWrongType, ReasonOutOfRange, ReasonNotFinite} {
 			m.dropped.WithLabelValues(field, r.String())

@@ -80,10 +80,9 @@ func externalTLS(ext config.External) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// publishHandler returns the handler of the embedded broker's publishes.
-// In external mode it is the ingest node, so a vehicle's fixes reach their
-// owner whichever broker the vehicle connected to; else it is the
-// pipeline.
+// publishHandler returns the handler of the embedded broker's publishes:
+// the pipeline, or in external mode the ingest node. The node routes a
+// vehicle's fixes to their owner whichever broker the vehicle used.
 func (s *Server) publishHandler() broker.Handler {
 	if node := s.clusterNode(); node != nil {
 		return node

@@ -71,6 +71,7 @@ func (l *videoLoss) opened(ev video.Event) {
 	if !ok {
 		return
 	}
+
 	d := model.Deviation{
 		ID:         videoLossID(ev.Terminal, ev.Channel, ev.At),
 		Kind:       model.KindVideoLoss,
@@ -91,6 +92,7 @@ func (l *videoLoss) opened(ev video.Event) {
 		}
 	}
 	d.TextZH, d.TextEN = videoLossTexts(ev, true, 0)
+
 	l.open[key] = d
 	l.s.forwardByVehicle([]model.Deviation{d})
 }

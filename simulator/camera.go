@@ -35,8 +35,7 @@ type CameraConfig struct {
 	// Channels are the camera channels the unit has; a start request for
 	// another channel is answered with an error message.
 	Channels []int
-	// Clip is what every channel plays, in a loop, at the clip's frame
-	// rate.
+	// Clip is the video every channel plays, in a loop, at its frame rate.
 	Clip *Clip
 	// LoopbackOnly restricts ICE to 127.0.0.1 over UDP, for tests and the
 	// demo, which must not send traffic to other addresses.

@@ -107,7 +107,7 @@ func (f *StartFailure) Is(target error) bool {
 	return target == ErrStartFailed || (target == ErrOffline && f.Reason == FailureOffline)
 }
 
-// EventKind is what happened to a stream.
+// EventKind is the kind of change in a stream's state.
 type EventKind uint8
 
 const (

@@ -240,7 +240,7 @@ func (s *stream) beginAttemptLocked() effects {
 // join waits for the stream to be live and adds a viewer for offer.
 func (s *stream) join(ctx context.Context, offer string) (Viewer, error) {
 	defer s.donePending()
-	// An offer no camera stream could answer is refused before the
+	// An offer that no camera stream could answer is rejected before the
 	// vehicle is asked to start, so a bad request costs it no data.
 	if !acceptsCodec(offer, webrtc.MimeTypeH264) && !acceptsCodec(offer, webrtc.MimeTypeVP8) {
 		return Viewer{}, fmt.Errorf("%w: the body is not an SDP offer that receives H.264 or VP8 video", ErrBadOffer)

@@ -13,8 +13,8 @@ import (
 	"time"
 )
 
-// VictoriaMetricsPath is where Debian's victoria-metrics package installs
-// the server.
+// VictoriaMetricsPath is the server binary installed by Debian's
+// victoria-metrics package.
 const VictoriaMetricsPath = "/usr/bin/victoria-metrics"
 
 // VictoriaMetrics is a single-node VictoriaMetrics server owned by one

@@ -121,7 +121,10 @@ export function formatCandidate(c) {
     return "?";
   }
   const protocol = c.relayProtocol ? `${c.protocol}/${c.relayProtocol}` : c.protocol;
-  const host = c.address ? (c.address.includes(":") ? `[${c.address}]` : c.address) : "?";
+  let host = "?";
+  if (c.address) {
+    host = c.address.includes(":") ? `[${c.address}]` : c.address;
+  }
   const port = c.port === "" ? "" : `:${c.port}`;
   return [c.type, protocol, `${host}${port}`].filter(Boolean).join(" ");
 }
